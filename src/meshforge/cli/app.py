@@ -1,0 +1,40 @@
+"""The ``meshforge`` command: a Typer app whose commands live one per module."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from meshforge import __version__
+from meshforge.cli import doctor, generate, models
+
+app = typer.Typer(
+    name="meshforge",
+    help="Product photos in, production-ready 3D assets out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("generate")(generate.generate)
+app.command("doctor")(doctor.doctor)
+app.add_typer(models.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"meshforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Product photos in, production-ready 3D assets out."""
+
+
+def main() -> None:
+    sys.exit(app())

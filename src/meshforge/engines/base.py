@@ -1,0 +1,115 @@
+"""The contract every engine shares, local or remote, and the registry that finds them.
+
+An engine has a name, a version, declared capabilities and an options model, and turns a
+:class:`GenerationRequest` into a raw :class:`~meshforge.asset.Asset` in the canonical frame
+(+Y up, front towards +Z; the size is the engine's own, the pipeline scales it afterwards).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+
+from pydantic import BaseModel, ValidationError
+
+from meshforge.errors import RecipeError
+from meshforge.recipe import describe_validation_error
+
+if TYPE_CHECKING:
+    from meshforge.asset import Asset, Camera
+    from meshforge.image.frame import FramedImage
+    from meshforge.transforms.base import StageReport
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine accepts and what it produces."""
+
+    image: bool = False
+    images: bool = False
+    text: bool = False
+    textured: bool = False
+    pbr: bool = False
+
+
+@dataclass
+class GenerationRequest:
+    """The engine's input: a framed subject and what is known of the camera that shot it.
+
+    ``photo_size`` is the original photo's (width, height); the framed image's ``scale`` and
+    ``offset`` map photo pixels to framed pixels, so engines can report the camera in the photo.
+    """
+
+    image: FramedImage | None = None
+    photo_size: tuple[int, int] | None = None
+    focal_length_35mm: float | None = None
+    camera: Camera | None = None
+    prompt: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[float, str], None]
+
+
+class Engine(Protocol):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+    options_model: ClassVar[type[BaseModel]]
+    options: BaseModel
+
+    def generate(
+        self, request: GenerationRequest, report: StageReport, progress: ProgressFn
+    ) -> Asset: ...
+
+
+_ENGINES: dict[str, Callable[[], type[Engine]]] = {}
+
+
+def register_engine(name: str, loader: Callable[[], type[Engine]]) -> None:
+    """Make an engine class available by name (a loader, so heavy imports wait until use)."""
+    _ENGINES[name] = loader
+
+
+def engine_names() -> list[str]:
+    _register_builtins()
+    return sorted(_ENGINES)
+
+
+def get_engine_class(name: str) -> type[Engine]:
+    _register_builtins()
+    try:
+        loader = _ENGINES[name]
+    except KeyError:
+        raise RecipeError(
+            f"unknown engine {name!r}",
+            stage="engine",
+            hint=f"Choose one of: {', '.join(sorted(_ENGINES))}.",
+        ) from None
+    return loader()
+
+
+def create_engine(name: str, options: dict[str, Any] | None = None) -> Engine:
+    """The named engine with validated options; unknown or invalid options are a RecipeError."""
+    cls = get_engine_class(name)
+    try:
+        parsed = cls.options_model.model_validate(options or {})
+    except ValidationError as exc:
+        raise RecipeError(
+            f"invalid options for engine {name!r}: {describe_validation_error(exc)}",
+            stage="engine",
+            hint="Unknown keys are not allowed; see `meshforge generate --help`.",
+        ) from exc
+    return cls(parsed)  # type: ignore[call-arg]
+
+
+def _register_builtins() -> None:
+    if "silhouette" not in _ENGINES:
+
+        def silhouette() -> type[Engine]:
+            from meshforge.engines.silhouette.engine import SilhouetteEngine
+
+            return cast("type[Engine]", SilhouetteEngine)
+
+        register_engine("silhouette", silhouette)

@@ -1,0 +1,50 @@
+"""The camera the engine assumes: a pinhole whose lens comes from EXIF or a default."""
+
+from __future__ import annotations
+
+import math
+
+from meshforge.asset import Camera
+from meshforge.render.camera import orbit_pose
+
+# The diagonal of a 36 x 24 mm frame, for EXIF's 35 mm equivalent focal length.
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)
+
+
+def focal_from_fov(height_px: int, fov_y_deg: float) -> float:
+    return height_px / 2 / math.tan(math.radians(fov_y_deg) / 2)
+
+
+def focal_from_35mm(width_px: int, height_px: int, focal_35mm: float) -> float:
+    """Pixels per unit focal length, matching the image diagonal to the 35 mm frame's."""
+    return focal_35mm / FULL_FRAME_DIAGONAL_MM * math.hypot(width_px, height_px)
+
+
+def photo_camera(
+    width: int,
+    height: int,
+    *,
+    fov_y_deg: float | None,
+    focal_35mm: float | None,
+    distance: float,
+    elevation_deg: float,
+) -> Camera:
+    """The photo's camera: user's field of view, else EXIF focal length, else the default."""
+    from meshforge.engines.silhouette.options import DEFAULT_FOV_Y_DEG
+
+    if fov_y_deg is not None:
+        focal, source = focal_from_fov(height, fov_y_deg), "option"
+    elif focal_35mm:
+        focal, source = focal_from_35mm(width, height, focal_35mm), "exif"
+    else:
+        focal, source = focal_from_fov(height, DEFAULT_FOV_Y_DEG), "default"
+    return Camera(
+        width=width,
+        height=height,
+        fx=focal,
+        fy=focal,
+        cx=width / 2,
+        cy=height / 2,
+        camera_to_world=orbit_pose((0.0, 0.0, 0.0), distance, 0.0, elevation_deg),
+        source=source,
+    )

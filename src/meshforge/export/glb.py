@@ -1,0 +1,161 @@
+"""GLB (binary glTF 2.0) with metallic-roughness PBR materials, written directly.
+
+One node per mesh, positions in metres, +Y up. Base-colour, normal and ORM textures are embedded;
+texture coordinates are stored as they are in the Asset (glTF's v-down convention).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from meshforge import __version__
+from meshforge.asset import Asset, Material, Texture
+from meshforge.export.images import encode_texture
+from meshforge.export.registry import Exporter, write_atomically
+
+FLOAT, UINT32 = 5126, 5125
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+LINEAR_MIPMAP_LINEAR, LINEAR, REPEAT = 9987, 9729, 10497
+
+
+class _Builder:
+    """Accumulates the binary chunk and the JSON arrays that index into it."""
+
+    def __init__(self) -> None:
+        self.blob = bytearray()
+        self.gltf: dict[str, Any] = {
+            "asset": {"version": "2.0", "generator": f"meshforge {__version__}"},
+            "scene": 0,
+            "scenes": [{"nodes": []}],
+            "nodes": [],
+            "meshes": [],
+            "materials": [],
+            "accessors": [],
+            "bufferViews": [],
+        }
+
+    def view(self, data: bytes, target: int | None = None) -> int:
+        while len(self.blob) % 4:
+            self.blob.append(0)
+        entry: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.blob), "byteLength": len(data)}
+        if target is not None:
+            entry["target"] = target
+        self.blob.extend(data)
+        self.gltf["bufferViews"].append(entry)
+        return len(self.gltf["bufferViews"]) - 1
+
+    def accessor(self, array: NDArray[Any], kind: str, target: int, bounds: bool = False) -> int:
+        component = UINT32 if array.dtype == np.uint32 else FLOAT
+        view = self.view(np.ascontiguousarray(array).tobytes(), target)
+        entry: dict[str, Any] = {
+            "bufferView": view,
+            "componentType": component,
+            "count": int(len(array) if kind != "SCALAR" else array.size),
+            "type": kind,
+        }
+        if bounds:
+            entry["min"] = array.min(axis=0).tolist()
+            entry["max"] = array.max(axis=0).tolist()
+        self.gltf["accessors"].append(entry)
+        return len(self.gltf["accessors"]) - 1
+
+    def texture(self, texture: Texture) -> int:
+        data, mime = encode_texture(texture.image)
+        images = self.gltf.setdefault("images", [])
+        images.append({"bufferView": self.view(data), "mimeType": mime, "name": texture.name})
+        samplers = self.gltf.setdefault("samplers", [])
+        if not samplers:
+            samplers.append(
+                {
+                    "magFilter": LINEAR,
+                    "minFilter": LINEAR_MIPMAP_LINEAR,
+                    "wrapS": REPEAT,
+                    "wrapT": REPEAT,
+                }
+            )
+        textures = self.gltf.setdefault("textures", [])
+        textures.append({"sampler": 0, "source": len(images) - 1})
+        return len(textures) - 1
+
+    def material(self, material: Material) -> int:
+        pbr: dict[str, Any] = {
+            "baseColorFactor": list(material.base_color_factor),
+            "metallicFactor": material.metallic_factor,
+            "roughnessFactor": material.roughness_factor,
+        }
+        entry: dict[str, Any] = {"name": material.name, "pbrMetallicRoughness": pbr}
+        if material.base_color_texture is not None:
+            pbr["baseColorTexture"] = {"index": self.texture(material.base_color_texture)}
+        if material.occlusion_roughness_metallic_texture is not None:
+            index = self.texture(material.occlusion_roughness_metallic_texture)
+            pbr["metallicRoughnessTexture"] = {"index": index}
+            entry["occlusionTexture"] = {"index": index}
+        if material.normal_texture is not None:
+            entry["normalTexture"] = {"index": self.texture(material.normal_texture)}
+        if material.alpha_mode != "OPAQUE":
+            entry["alphaMode"] = material.alpha_mode
+        if material.double_sided:
+            entry["doubleSided"] = True
+        self.gltf["materials"].append(entry)
+        return len(self.gltf["materials"]) - 1
+
+    def finish(self) -> bytes:
+        while len(self.blob) % 4:
+            self.blob.append(0)
+        self.gltf["buffers"] = [{"byteLength": len(self.blob)}]
+        text = json.dumps(self.gltf, separators=(",", ":")).encode("utf-8")
+        text += b" " * (-len(text) % 4)
+        total = 12 + 8 + len(text) + 8 + len(self.blob)
+        return b"".join(
+            [
+                struct.pack("<4sII", b"glTF", 2, total),
+                struct.pack("<I4s", len(text), b"JSON"),
+                text,
+                struct.pack("<I4s", len(self.blob), b"BIN\x00"),
+                bytes(self.blob),
+            ]
+        )
+
+
+def to_glb(asset: Asset) -> bytes:
+    builder = _Builder()
+    material_index = [builder.material(m) for m in asset.materials]
+    for mesh in asset.meshes:
+        attributes = {
+            "POSITION": builder.accessor(
+                mesh.vertices.astype(np.float32), "VEC3", ARRAY_BUFFER, bounds=True
+            )
+        }
+        if mesh.normals is not None:
+            attributes["NORMAL"] = builder.accessor(
+                mesh.normals.astype(np.float32), "VEC3", ARRAY_BUFFER
+            )
+        if mesh.uv is not None:
+            attributes["TEXCOORD_0"] = builder.accessor(
+                mesh.uv.astype(np.float32), "VEC2", ARRAY_BUFFER
+            )
+        indices = builder.accessor(
+            mesh.faces.astype(np.uint32).ravel(), "SCALAR", ELEMENT_ARRAY_BUFFER
+        )
+        primitive: dict[str, Any] = {"attributes": attributes, "indices": indices, "mode": 4}
+        if asset.materials:
+            primitive["material"] = material_index[min(mesh.material, len(material_index) - 1)]
+        builder.gltf["meshes"].append({"name": mesh.name, "primitives": [primitive]})
+        builder.gltf["nodes"].append({"name": mesh.name, "mesh": len(builder.gltf["meshes"]) - 1})
+        builder.gltf["scenes"][0]["nodes"].append(len(builder.gltf["nodes"]) - 1)
+    if asset.size is not None:
+        builder.gltf["scenes"][0]["extras"] = {"meshforge": {"size": asset.size.to_dict()}}
+    return builder.finish()
+
+
+def write_glb(asset: Asset, path: Path) -> list[Path]:
+    return [write_atomically(path, to_glb(asset))]
+
+
+EXPORTER = Exporter("glb", ".glb", write_glb, "binary glTF 2.0, PBR metallic-roughness")

@@ -1,0 +1,201 @@
+"""Runs a Recipe stage by stage: load, segment, check, frame, reconstruct, scale, pivot, export,
+render. Each stage is timed and leaves a StageReport; progress goes to an optional callback.
+
+The library never prints: the CLI and the service turn the events and reports into output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meshforge.asset import Asset, InputRecord
+from meshforge.recipe import Recipe
+from meshforge.transforms.base import StageReport
+
+# Stage names in order, with their rough share of the run time (for the overall progress).
+STAGES: tuple[tuple[str, float], ...] = (
+    ("load", 0.05),
+    ("segment", 0.35),
+    ("check", 0.05),
+    ("frame", 0.05),
+    ("reconstruct", 0.25),
+    ("scale", 0.02),
+    ("pivot", 0.02),
+    ("export", 0.11),
+    ("render", 0.10),
+)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """``fraction`` is the whole job's progress (0..1); ``stage_fraction`` the stage's."""
+
+    stage: str
+    fraction: float
+    stage_fraction: float
+    message: str = ""
+
+
+ProgressListener = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class GenerateResult:
+    asset: Asset
+    outputs: dict[str, list[Path]]
+    report_path: Path
+    report: dict[str, Any]
+    seconds: float
+    reports: list[StageReport] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[Any]:
+        return [w for r in self.reports for w in r.warnings]
+
+
+class _Progress:
+    def __init__(self, listener: ProgressListener | None) -> None:
+        self.listener = listener
+        self.starts: dict[str, float] = {}
+        self.weights = dict(STAGES)
+        done = 0.0
+        for name, weight in STAGES:
+            self.starts[name] = done
+            done += weight
+
+    def emit(self, stage: str, stage_fraction: float, message: str = "") -> None:
+        if self.listener is None:
+            return
+        overall = self.starts.get(stage, 0.0) + self.weights.get(stage, 0.0) * stage_fraction
+        self.listener(ProgressEvent(stage, min(overall, 1.0), stage_fraction, message))
+
+    def for_stage(self, stage: str) -> Callable[[float, str], None]:
+        def report(fraction: float, message: str = "") -> None:
+            self.emit(stage, fraction, message)
+
+        return report
+
+
+def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> GenerateResult:
+    """Execute one generate job and write its outputs and NAME.report.json."""
+    from meshforge.engines.base import GenerationRequest, create_engine
+    from meshforge.export.registry import exporters, save
+    from meshforge.image.frame import frame_subject
+    from meshforge.image.load import load_image
+    from meshforge.image.quality import check_quality
+    from meshforge.image.segment import segment
+    from meshforge.transforms.pivot import pivot
+    from meshforge.transforms.scale import scale
+
+    started = time.perf_counter()
+    progress = _Progress(on_progress)
+    reports: list[StageReport] = []
+
+    @contextmanager
+    def stage(name: str, **options: Any) -> Iterator[StageReport]:
+        report = StageReport(stage=name, options=options)
+        progress.emit(name, 0.0)
+        with report.timed():
+            yield report
+        reports.append(report)
+        progress.emit(name, 1.0, report.summary())
+
+    # Validate the engine and its options before any work, so a typo fails fast.
+    engine = create_engine(recipe.engine.name, recipe.engine.options)
+
+    with stage("load") as report:
+        photo = load_image(recipe.input.path)
+        report.warnings.extend(photo.warnings)
+        report.note("format", photo.format)
+        report.note("size_px", [photo.width, photo.height])
+        report.note("has_alpha", photo.has_alpha)
+        report.note("sha256", photo.sha256)
+
+    with stage("segment", **recipe.segment.model_dump(mode="json")) as report:
+        cut = segment(
+            photo.pixels,
+            has_alpha=photo.has_alpha,
+            backend=recipe.segment.segmenter,
+            feather_px=recipe.segment.feather_px,
+        )
+        report.warnings.extend(cut.warnings)
+        report.note("backend", cut.backend)
+        report.details.update(cut.details)
+
+    with stage("check") as report:
+        report.warnings.extend(check_quality(photo.pixels[..., :3], cut.alpha))
+
+    with stage("frame", **recipe.frame.model_dump(mode="json")) as report:
+        framed = frame_subject(
+            photo.pixels[..., :3],
+            cut.alpha,
+            foreground_ratio=recipe.frame.foreground_ratio,
+            size=recipe.frame.size,
+        )
+        report.note("subject_box_px", list(framed.subject_box))
+        report.note("scale", round(framed.scale, 6))
+
+    engine_options = engine.options.model_dump(mode="json")
+    with stage("reconstruct", engine=engine.name, **engine_options) as rep:
+        request = GenerationRequest(
+            image=framed,
+            photo_size=(photo.width, photo.height),
+            focal_length_35mm=photo.focal_length_35mm,
+        )
+        raw = engine.generate(request, rep, progress.for_stage("reconstruct"))
+        rep.version = engine.version
+    raw.provenance.inputs.append(
+        InputRecord(
+            kind="photo",
+            path=str(recipe.input.path),
+            sha256=photo.sha256,
+            bytes=photo.bytes,
+            details={"format": photo.format, "width": photo.width, "height": photo.height},
+        )
+    )
+    asset = raw.transform(
+        scale(height=recipe.size.height, width=recipe.size.width, depth=recipe.size.depth)
+    )
+    asset = asset.transform(pivot())
+    for transform_report in asset.reports:
+        progress.emit(transform_report.stage, 1.0, transform_report.summary())
+    reports.extend(asset.reports)
+
+    out_dir = recipe.output.directory
+    name = recipe.output_name
+    outputs: dict[str, list[Path]] = {}
+    with stage("export", formats=list(recipe.output.formats)) as report:
+        for fmt in recipe.output.formats:
+            ext = exporters()[fmt].extension
+            outputs[fmt] = save(asset, out_dir / f"{name}{ext}", fmt)
+            report.note(f"{fmt}_bytes", sum(p.stat().st_size for p in outputs[fmt]))
+
+    if recipe.output.thumbnail:
+        with stage("render", size=recipe.output.thumbnail_size) as report:
+            from meshforge.render.thumbnail import render_thumbnail, save_png
+
+            pixels = render_thumbnail(asset, size=recipe.output.thumbnail_size)
+            thumbnail_path = out_dir / f"{name}.png"
+            save_png(pixels, thumbnail_path)
+            outputs["thumbnail"] = [thumbnail_path]
+
+    asset.reports = reports
+    seconds = time.perf_counter() - started
+    from meshforge.reporting import build_report, write_report
+
+    report_path = out_dir / f"{name}.report.json"
+    document = build_report(recipe, asset, outputs, seconds)
+    write_report(document, report_path)
+    return GenerateResult(
+        asset=asset,
+        outputs=outputs,
+        report_path=report_path,
+        report=document,
+        seconds=seconds,
+        reports=reports,
+    )
