@@ -88,7 +88,7 @@ def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> Generate
     from meshforge.image.frame import frame_subject
     from meshforge.image.load import load_image
     from meshforge.image.quality import check_quality
-    from meshforge.image.segment import segment
+    from meshforge.image.segment import prefetch, segment
     from meshforge.transforms.pivot import pivot
     from meshforge.transforms.scale import scale
 
@@ -108,6 +108,7 @@ def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> Generate
     # Validate the engine and its options before any work, so a typo fails fast.
     engine = create_engine(recipe.engine.name, recipe.engine.options)
 
+    prefetch(recipe.segment.segmenter)
     with stage("load") as report:
         photo = load_image(recipe.input.path)
         report.warnings.extend(photo.warnings)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
 
+from meshforge.image.distance import nearest_source
 from meshforge.transforms.base import Notice
 
 STAGE = "check"
@@ -149,7 +149,7 @@ def _edge_contrast(view: _View | None) -> float | None:
     if np.count_nonzero(inner) < MIN_REGION_PX or np.count_nonzero(outer) < MIN_REGION_PX:
         return None
     lab = cv2.cvtColor(crop.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    _, (ny, nx) = ndimage.distance_transform_edt(~outer, return_indices=True)
+    ny, nx = nearest_source(outer)
     iy, ix = np.nonzero(inner)
     diff = lab[iy, ix] - lab[ny[iy, ix], nx[iy, ix]]
     return float(np.median(np.linalg.norm(diff, axis=1)))

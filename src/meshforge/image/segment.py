@@ -55,6 +55,20 @@ class Segmentation:
         return np.asarray(self.alpha >= 0.5)
 
 
+def prefetch(backend: str = "auto") -> None:
+    """Let a model-based backend start loading its model now, before the photo is read.
+
+    For ``auto`` that is u2net when installed (a photo with transparency will not need it, and
+    then only a background thread's work is lost).
+    """
+    name = "u2net" if backend == "auto" else backend
+    if name not in BACKENDS:
+        return
+    warm_up = getattr(BACKENDS[name], "prefetch", None)
+    if callable(warm_up):
+        warm_up()
+
+
 def segment(
     pixels: NDArray[np.uint8],
     *,

@@ -72,20 +72,24 @@ def cross2d(u: FloatArray, v: FloatArray) -> FloatArray:
     return np.asarray(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0], dtype=np.float64)
 
 
-def _edges(tris: IntArray) -> IntArray:
+def _edge_counts(tris: IntArray) -> tuple[IntArray, IntArray]:
+    """Undirected edges (as ``(a, b)`` rows with a < b) and how many triangles use each."""
     e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
-    return np.sort(e, axis=1)
+    e.sort(axis=1)
+    n = int(tris.max()) + 1
+    keys, counts = np.unique(e[:, 0] * n + e[:, 1], return_counts=True)
+    return np.column_stack([keys // n, keys % n]), counts
 
 
 def _outline_points(tris: IntArray, count: int) -> NDArray[np.bool_]:
-    edges, counts = np.unique(_edges(tris), axis=0, return_counts=True)
+    edges, counts = _edge_counts(tris)
     flags = np.zeros(count, dtype=bool)
     flags[edges[counts == 1].ravel()] = True
     return flags
 
 
 def _chords(tris: IntArray, on_outline: NDArray[np.bool_]) -> IntArray:
-    edges, counts = np.unique(_edges(tris), axis=0, return_counts=True)
+    edges, counts = _edge_counts(tris)
     inner = edges[counts == 2]
     return np.asarray(inner[on_outline[inner[:, 0]] & on_outline[inner[:, 1]]], dtype=np.int64)
 

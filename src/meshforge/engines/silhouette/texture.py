@@ -9,14 +9,14 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from meshforge.image.distance import nearest_source
+
 
 def bleed_subject_colours(rgba: NDArray[np.uint8], threshold: int = 128) -> NDArray[np.uint8]:
     """RGB where every background pixel takes the colour of the nearest subject pixel."""
-    from scipy import ndimage
-
     rgb = rgba[..., :3]
     background = rgba[..., 3] < threshold
     if not background.any() or background.all():
         return np.ascontiguousarray(rgb)
-    _, (iy, ix) = ndimage.distance_transform_edt(background, return_indices=True)
+    iy, ix = nearest_source(~background)
     return np.ascontiguousarray(rgb[iy, ix])

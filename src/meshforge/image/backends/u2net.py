@@ -7,16 +7,19 @@ and one InferenceSession is kept per model file (building the u2net one takes ab
 
 from __future__ import annotations
 
+import contextlib
 import os
+import platform
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from meshforge.errors import DependencyError, ModelNotInstalledError
-from meshforge.models import INSTALL_HINT, is_installed, require_model
+from meshforge.models import INSTALL_HINT, is_installed, model_path, require_model
 from meshforge.settings import get_settings
 
 _SIZE = 320
@@ -46,13 +49,8 @@ def _session(path: str, threads: int) -> Any:
                     stage="segment",
                     hint="pip install onnxruntime, or use --segmenter color-key",
                 ) from exc
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads  # 0: onnxruntime uses every core
-            options.log_severity_level = 3  # errors only: keep the library silent
             try:
-                _sessions[key] = ort.InferenceSession(
-                    path, sess_options=options, providers=["CPUExecutionProvider"]
-                )
+                _sessions[key] = _create_session(ort, path, threads)
             except Exception as exc:  # onnxruntime raises its own untyped errors
                 # install_model re-checks the hash of what is there and replaces a bad file.
                 raise ModelNotInstalledError(
@@ -61,6 +59,46 @@ def _session(path: str, threads: int) -> Any:
                     hint=INSTALL_HINT,
                 ) from exc
         return _sessions[key]
+
+
+def optimized_cache_path(ort: Any, path: str) -> Path:
+    """Where the graph-optimised copy of a model lives: next to it, keyed by the model file's
+    size and time, onnxruntime's version and the CPU architecture (the copy is machine-specific)."""
+    source = Path(path)
+    stat = source.stat()
+    tag = f"{stat.st_size}-{int(stat.st_mtime)}-ort{ort.__version__}-{platform.machine()}"
+    return source.with_name(f".{source.stem}.{tag}.optimized.onnx")
+
+
+def _create_session(ort: Any, path: str, threads: int) -> Any:
+    """A CPU session; the optimised graph is saved on first use and loaded afterwards, which
+    takes about 0.3 s off every later process's start (u2net, 2 cores)."""
+
+    def options() -> Any:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads  # 0: onnxruntime uses every core
+        opts.log_severity_level = 3  # errors only: keep the library silent
+        # Idle worker threads would otherwise spin after each run and slow the stages that
+        # follow on a small machine (thumbnail rendering took 2-3x longer on 2 cores).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return opts
+
+    providers = ["CPUExecutionProvider"]
+    cached = optimized_cache_path(ort, path)
+    if cached.exists():
+        opts = options()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(cached), sess_options=opts, providers=providers)
+        except Exception:  # a stale or damaged cache: rebuild it from the model below
+            cached.unlink(missing_ok=True)
+    opts = options()
+    partial = cached.with_name(cached.name + f".{os.getpid()}.partial")
+    opts.optimized_model_filepath = str(partial)
+    session = ort.InferenceSession(path, sess_options=opts, providers=providers)
+    with contextlib.suppress(OSError):  # a read-only model folder only loses the speed-up
+        partial.replace(cached)
+    return session
 
 
 def preprocess(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -94,6 +132,19 @@ class U2NetBackend:
 
     def available(self) -> bool:
         return is_installed(self.name)
+
+    def prefetch(self) -> None:
+        """Start loading the model in a background thread (it releases the GIL), so that it
+        overlaps with reading the photo; ``probability`` waits for it through the lock."""
+        if not self.available():
+            return
+        path, threads = str(model_path(self.name)), get_settings().threads
+
+        def load() -> None:
+            with contextlib.suppress(Exception):  # probability() reports errors properly
+                _session(path, threads)
+
+        threading.Thread(target=load, name=f"meshforge-{self.name}-load", daemon=True).start()
 
     def probability(self, pixels: NDArray[np.uint8]) -> NDArray[np.float32]:
         path = require_model(self.name, stage="segment")

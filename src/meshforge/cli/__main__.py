@@ -1,0 +1,5 @@
+"""python -m meshforge.cli"""
+
+from meshforge.cli.app import main
+
+main()
