@@ -36,6 +36,17 @@ def camera_from_report(report: dict) -> Camera:
     )
 
 
+def assert_product_glb(mesh: trimesh.Trimesh, height: float) -> None:
+    """Closed, consistently wound, textured, ``height`` tall, standing on y = 0, centred."""
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    assert mesh.visual.uv is not None and mesh.visual.material.baseColorTexture is not None
+    low, high = mesh.bounds
+    assert high[1] - low[1] == pytest.approx(height, rel=0.01)
+    assert low[1] == pytest.approx(0.0, abs=1e-6)
+    assert (low[0] + high[0]) / 2 == pytest.approx(0.0, abs=1e-6)
+    assert (low[2] + high[2]) / 2 == pytest.approx(0.0, abs=1e-6)
+
+
 @pytest.fixture(scope="module")
 def bottle_photo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     mask = bottle_mask(640)[:, 64:576]  # 512 wide, 640 tall: not square, off the photo's middle
@@ -79,13 +90,7 @@ def test_generate_writes_a_scaled_watertight_textured_glb(
 
     scene = trimesh.load(tmp_path / "bottle.glb")
     (mesh,) = scene.geometry.values()
-    assert mesh.is_watertight and mesh.is_winding_consistent
-    assert mesh.visual.uv is not None and mesh.visual.material.baseColorTexture is not None
-    low, high = mesh.bounds
-    assert high[1] - low[1] == pytest.approx(0.3, rel=0.01)
-    assert low[1] == pytest.approx(0.0, abs=1e-6)
-    assert (low[0] + high[0]) / 2 == pytest.approx(0.0, abs=1e-6)
-    assert (low[2] + high[2]) / 2 == pytest.approx(0.0, abs=1e-6)
+    assert_product_glb(mesh, height=0.3)
 
     report = json.loads((tmp_path / "bottle.report.json").read_text())
     seen = silhouette(load(tmp_path / "bottle.glb"), camera_from_report(report))
@@ -156,6 +161,8 @@ def write_bad(kind: str, path: Path) -> Path:
         path.write_bytes(path.read_bytes()[:2000])
     elif kind == "tiny":
         save_photo(path, paint(bottle_mask(100)))
+    elif kind == "huge":  # 48 megapixels, but a tiny 1-bit file: refused from its header
+        Image.new("1", (8000, 6000)).save(path)
     elif kind == "blank":
         save_photo(path, np.full((512, 512, 3), 255, dtype=np.uint8))
     return path
@@ -168,6 +175,7 @@ def write_bad(kind: str, path: Path) -> Path:
         ("text", 2, "load: "),
         ("truncated", 2, "load: "),
         ("tiny", 2, "load: "),
+        ("huge", 2, "load: "),
         ("blank", 3, "segment: "),
     ],
 )
@@ -245,13 +253,20 @@ def test_sample_photo_with_the_default_segmenter(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "waterbottle.report.json").read_text())
     assert report["stages"][1]["details"]["backend"] == "u2net"
     (mesh,) = trimesh.load(tmp_path / "waterbottle.glb").geometry.values()
-    assert mesh.is_watertight and mesh.is_winding_consistent
-    low, high = mesh.bounds
-    assert high[1] - low[1] == pytest.approx(0.26, rel=0.01)
-    assert low[1] == pytest.approx(0.0, abs=1e-6)
-    assert abs(low[0] + high[0]) < 1e-6 and abs(low[2] + high[2]) < 1e-6
+    assert_product_glb(mesh, height=0.26)
     # The sample is a render on pure white: everything not white is the bottle.
     photo = np.asarray(Image.open(sample).convert("RGB")).astype(int)
     mask = photo.min(axis=2) < 250
     seen = silhouette(load(tmp_path / "waterbottle.glb"), camera_from_report(report))
     assert iou(seen, mask) >= 0.90
+
+
+def test_small_photo_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    photo = save_photo(tmp_path / "small.png", paint(bottle_mask(300)))
+    result = runner.invoke(
+        app, ["generate", str(photo), "-o", str(tmp_path / "out"), "--segmenter", "color-key"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "small.report.json").read_text())
+    assert "small-image" in [w["code"] for w in report["warnings"]]
+    assert "warning load:" in result.output
