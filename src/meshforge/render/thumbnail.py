@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from os import PathLike
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,4 +45,8 @@ def save_png(pixels: NDArray[np.uint8], path: str | PathLike[str]) -> None:
         raise ValueError(f"save_png: expected uint8 H x W (x C), got {array.dtype} {array.shape}")
     if array.ndim == 3 and array.shape[2] not in (3, 4):
         raise ValueError(f"save_png: expected 3 or 4 channels, got {array.shape[2]}")
-    Image.fromarray(array).save(path, format="PNG", optimize=True)
+    # Written beside the target and renamed, so a reader never sees half a file.
+    target = Path(path)
+    partial = target.with_name(f".{target.name}.partial")
+    Image.fromarray(array).save(partial, format="PNG", compress_level=6)
+    partial.replace(target)
