@@ -7,7 +7,7 @@ import sys
 import typer
 
 from meshforge import __version__
-from meshforge.cli import doctor, generate, models
+from meshforge.cli import bench, doctor, generate, models
 
 app = typer.Typer(
     name="meshforge",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.command("generate")(generate.generate)
 app.command("doctor")(doctor.doctor)
 app.add_typer(models.app, name="models")
+app.add_typer(bench.app, name="bench")
 
 
 def _version(value: bool) -> None:
