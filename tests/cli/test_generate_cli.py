@@ -270,3 +270,31 @@ def test_small_photo_is_a_warning_not_an_error(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "out" / "small.report.json").read_text())
     assert "small-image" in [w["code"] for w in report["warnings"]]
     assert "warning load:" in result.output
+
+
+@pytest.mark.parametrize("shape", ["inflate", "revolve"])
+def test_shape_option_reaches_the_engine(
+    bottle_photo: tuple[Path, np.ndarray], tmp_path: Path, shape: str
+) -> None:
+    photo, _ = bottle_photo
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(photo),
+            "-o",
+            str(tmp_path),
+            "--segmenter",
+            "color-key",
+            "--shape",
+            shape,
+            "--no-thumbnail",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    reconstruct = report["stages"][4]
+    assert reconstruct["details"]["shape"] == shape
+    assert report["engine"]["options"]["shape"] == shape
+    assert report["mesh"]["watertight"]

@@ -1,4 +1,7 @@
-"""The silhouette engine on synthetic masks: closed, consistently wound, true to the outline."""
+"""The silhouette engine on synthetic masks: closed, consistently wound, true to the outline.
+
+These tests pin the inflated shape; test_revolve.py covers revolution and the choice of shape.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from synthetic import bottle_mask, disc_mask, iou, paint
 
 def reconstruct(mask: np.ndarray, focal_35mm: float | None = None, **options: object) -> Asset:
     framed = frame_subject(paint(mask), mask.astype(np.float32))
-    engine = create_engine("silhouette", dict(options))
+    engine = create_engine("silhouette", {"shape": "inflate", **options})
     request = GenerationRequest(
         image=framed, photo_size=(mask.shape[1], mask.shape[0]), focal_length_35mm=focal_35mm
     )

@@ -47,6 +47,7 @@ def generate(
     max_faces: int | None = typer.Option(
         None, "--max-faces", help=field_help(SilhouetteOptions, "max_faces")
     ),
+    shape: str | None = typer.Option(None, "--shape", help=field_help(SilhouetteOptions, "shape")),
     fov: float | None = typer.Option(
         None, "--fov", help=field_help(SilhouetteOptions, "fov_y_deg")
     ),
@@ -62,6 +63,8 @@ def generate(
         engine_options["max_faces"] = max_faces
     if fov is not None:
         engine_options["fov_y_deg"] = fov
+    if shape is not None:
+        engine_options["shape"] = shape
     with exit_on_error():
         from meshforge.pipeline import run
 

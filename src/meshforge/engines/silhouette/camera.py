@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numpy.typing import NDArray
+
 from meshforge.asset import Camera
 from meshforge.render.camera import orbit_pose
 
@@ -48,3 +51,16 @@ def photo_camera(
         camera_to_world=orbit_pose((0.0, 0.0, 0.0), distance, 0.0, elevation_deg),
         source=source,
     )
+
+
+def framed_intrinsics(
+    camera: Camera, scale: float, offset: tuple[float, float]
+) -> tuple[float, float, float]:
+    """Focal length and principal point in framed pixels (framed = scale * photo + offset)."""
+    return camera.fy * scale, camera.cx * scale + offset[0], camera.cy * scale + offset[1]
+
+
+def camera_to_world(camera: Camera, points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Points in the camera's frame to the asset's frame."""
+    pose = camera.camera_to_world
+    return np.asarray(points @ pose[:3, :3].T + pose[:3, 3], dtype=np.float64)

@@ -1,7 +1,9 @@
-"""The ``silhouette`` engine: one photo's mask becomes a closed, textured, inflated mesh.
+"""The ``silhouette`` engine: one photo's mask becomes a closed, textured mesh.
 
-The mesh is built in the photo's camera: every vertex lies on the ray through its pixel, so seen
-from the input camera the mesh covers exactly the outline, whatever the depths are.
+Two shape hypotheses: a surface of revolution (``revolve``, for cans and bottles) or an inflated
+outline (``inflate``); ``auto`` revolves symmetric outlines (``symmetry.py``). Both are built in the
+photo's camera. An inflated vertex lies on the ray through its pixel, so from the input camera the
+mesh covers exactly the outline; a revolved ring matches its row's width exactly (``revolve.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from numpy.typing import NDArray
 
 from meshforge.asset import Asset, Camera, Material, Mesh, Provenance, Texture
 from meshforge.engines.base import Capabilities, GenerationRequest, ProgressFn
-from meshforge.engines.silhouette.camera import photo_camera
+from meshforge.engines.silhouette.camera import camera_to_world, framed_intrinsics, photo_camera
 from meshforge.engines.silhouette.inflate import (
     PlanarMesh,
     closed_surface,
@@ -23,6 +25,14 @@ from meshforge.engines.silhouette.inflate import (
 )
 from meshforge.engines.silhouette.options import SilhouetteOptions
 from meshforge.engines.silhouette.outline import Outline, clean_mask, trace_outline
+from meshforge.engines.silhouette.revolve import revolve_profile
+from meshforge.engines.silhouette.symmetry import (
+    RowProfile,
+    Shape,
+    choose_shape,
+    row_profile,
+    shape_scores,
+)
 from meshforge.engines.silhouette.texture import bleed_subject_colours
 from meshforge.errors import EngineError
 from meshforge.image.frame import FramedImage
@@ -31,7 +41,7 @@ from meshforge.transforms.base import StageReport
 
 class SilhouetteEngine:
     name: ClassVar[str] = "silhouette"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: shape hypotheses (revolve)
     capabilities: ClassVar[Capabilities] = Capabilities(image=True, textured=True)
     options_model: ClassVar[type[SilhouetteOptions]] = SilhouetteOptions
 
@@ -66,8 +76,6 @@ class SilhouetteEngine:
                 "elevation_deg": opts.elevation_deg,
             },
         )
-        report.note("shape", "inflate")
-
         mask = clean_mask(framed.alpha)
         area = float(mask.sum())
         if area < 64:
@@ -77,16 +85,14 @@ class SilhouetteEngine:
                 hint="Use a larger --foreground-ratio.",
             )
         progress(0.1, "outline")
-        planar, outline = _fit_budget(mask, area, opts.max_faces)
-        progress(0.5, "inflate")
-
-        dist, rho = half_width_maps(mask)
-        height = inflation_heights(planar, dist, rho, min_height=0.25) * opts.thickness
-        back_index, faces = closed_surface(planar)
-        vertices, uv = _lift(framed, camera, planar.points, height, back_index, opts)
+        profile = row_profile(mask, framed.alpha)
+        shape = _choose(profile, mask, area, opts.shape, report)
+        progress(0.3, shape)
+        if shape == "revolve":
+            vertices, faces, uv = _revolve(framed, camera, profile, opts, report)
+        else:
+            vertices, faces, uv = _inflate(framed, camera, mask, area, opts, report)
         report.change("faces", 0, len(faces))
-        report.note("outline_points", int(planar.on_outline.sum()))
-        report.note("holes", len(outline.holes))
         progress(0.8, "texture")
 
         texture = Texture(image=bleed_subject_colours(framed.pixels), name="base_color")
@@ -99,7 +105,7 @@ class SilhouetteEngine:
             meshes=[mesh],
             materials=[material],
             camera=camera,
-            metadata={"shape": "inflate"},
+            metadata={"shape": shape},
             provenance=Provenance(
                 engine=self.name,
                 engine_version=self.version,
@@ -108,9 +114,73 @@ class SilhouetteEngine:
         )
 
 
+def _choose(
+    profile: RowProfile, mask: NDArray[np.uint8], area: float, wanted: str, report: StageReport
+) -> Shape:
+    """The user's shape, else the symmetry test's; the scores are reported either way."""
+    scores = shape_scores(profile)
+    holes = len(trace_outline(mask, spacing=2.0, min_hole_area=_min_hole_area(area)).holes)
+    report.note("shape_scores", {**{k: round(v, 4) for k, v in scores.items()}, "holes": holes})
+    shape: Shape
+    if wanted == "revolve":
+        shape, reason = "revolve", "chosen by the user"
+    elif wanted == "inflate":
+        shape, reason = "inflate", "chosen by the user"
+    else:
+        shape, reason = choose_shape(scores, holes)
+    report.note("shape", shape)
+    report.note("shape_reason", reason)
+    return shape
+
+
+def _revolve(
+    framed: FramedImage,
+    camera: Camera,
+    profile: RowProfile,
+    opts: SilhouetteOptions,
+    report: StageReport,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+    """A surface of revolution through the mask's rows (``revolve.py``)."""
+    f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
+    mesh = revolve_profile(
+        profile,
+        focal=f,
+        centre=(cx, cy),
+        distance=opts.camera_distance,
+        max_faces=opts.max_faces,
+    )
+    report.note("rings", mesh.rings)
+    report.note("segments", mesh.segments)
+    uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
+    return camera_to_world(camera, mesh.vertices), mesh.faces, uv
+
+
+def _inflate(
+    framed: FramedImage,
+    camera: Camera,
+    mask: NDArray[np.uint8],
+    area: float,
+    opts: SilhouetteOptions,
+    report: StageReport,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+    """The outline's triangulation inflated into a round-sectioned body (``inflate.py``)."""
+    planar, outline = _fit_budget(mask, area, opts.max_faces)
+    dist, rho = half_width_maps(mask)
+    height = inflation_heights(planar, dist, rho, min_height=0.25) * opts.thickness
+    back_index, faces = closed_surface(planar)
+    vertices, uv = _lift(framed, camera, planar.points, height, back_index, opts)
+    report.note("outline_points", int(planar.on_outline.sum()))
+    report.note("holes", len(outline.holes))
+    return vertices, faces, uv
+
+
+def _min_hole_area(area: float) -> float:
+    return max(16.0, area * 0.002)
+
+
 def _fit_budget(mask: NDArray[np.uint8], area: float, max_faces: int) -> tuple[PlanarMesh, Outline]:
     """Triangulate the outline as finely as the face budget allows (both sides count)."""
-    min_hole_area = max(16.0, area * 0.002)
+    min_hole_area = _min_hole_area(area)
     spacing = 2.0
     outline = trace_outline(mask, spacing=spacing, min_hole_area=min_hole_area)
     perimeter = sum(len(loop) for loop in outline.loops) * spacing
@@ -144,10 +214,7 @@ def _lift(
     opts: SilhouetteOptions,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Place front and back vertices on their pixels' rays, offset along the view axis."""
-    # The camera in framed pixels: framed = scale * photo + offset.
-    f = camera.fy * framed.scale
-    cx = camera.cx * framed.scale + framed.offset[0]
-    cy = camera.cy * framed.scale + framed.offset[1]
+    f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
     distance = opts.camera_distance
     # Heights are in framed pixels; at the subject's depth one pixel spans distance / f.
     front_w = height * distance / f
@@ -163,9 +230,7 @@ def _lift(
 
     depth = distance - w
     rays = np.column_stack([(xy[:, 0] - cx) / f, -(xy[:, 1] - cy) / f, -np.ones(n_all)])
-    in_camera = rays * depth[:, None]
-    pose = camera.camera_to_world
-    vertices = in_camera @ pose[:3, :3].T + pose[:3, 3]
+    vertices = camera_to_world(camera, rays * depth[:, None])
     uv = xy / framed.size
     return vertices, uv
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from meshforge.recipe import Options
@@ -17,6 +19,14 @@ DEFAULT_ELEVATION_DEG = 0.0
 class SilhouetteOptions(Options):
     """How the silhouette engine turns a mask into a closed, textured mesh."""
 
+    shape: Literal["auto", "revolve", "inflate"] = Field(
+        default="auto",
+        description=(
+            "Shape hypothesis: 'revolve' (a body of revolution: cans, bottles, jars), 'inflate'"
+            " (a rounded, pillow-like body), or 'auto' (revolve when the outline is symmetric,"
+            " has no hole or handle and is not a box seen head-on)."
+        ),
+    )
     max_faces: int = Field(
         default=20_000, ge=500, le=500_000, description="Face budget of the output mesh."
     )

@@ -1,0 +1,144 @@
+"""Revolution: level rings, one per sampled row of the mask, closed with flat caps.
+
+For cans, bottles and jars. Each ring is centred at the subject's depth, at its row's height
+there, and is the circle whose two tangent rays pass through the row's left and right edges, so
+the outline's width is exact at every row whatever the lens (with a wide lens the tangent points
+lie in front of the ring's centre, and the radius is smaller than half-width * depth / focal).
+The rings' front arcs, nearer the camera, show a little above the top row (below the bottom one)
+where the camera is below the top (above the bottom): at 40 degrees the silhouette IoU with a
+flat-topped mask is 0.91-0.95. Rings that follow the rows' rays instead would match the mask
+exactly, but tilt the caps and stretch the height by up to 17 %: on the benchmark's cans that
+cost aligned F@0.05 0.85 -> 0.35 (tomato soup), so the rings stay level.
+
+Every ring has ``segments`` vertices: the right tangent point, the front arc, the left tangent
+point and the back arc, each arc split evenly. A back vertex takes the texture of the front vertex
+it mirrors, so the label continues round the back without seams.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from meshforge.engines.silhouette.symmetry import RowProfile
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass
+class RevolvedMesh:
+    """Vertices in the camera's frame (OpenGL: -Z ahead), faces, and the pixel each one shows."""
+
+    vertices: FloatArray
+    faces: IntArray
+    pixels: FloatArray
+    rings: int
+    segments: int
+
+
+def ring_counts(height_px: float, mean_radius_px: float, max_faces: int) -> tuple[int, int]:
+    """Rings and segments per ring for about square quads; sides and caps use 2 * rings * segs."""
+    pairs = max_faces // 2
+    segments = math.sqrt(pairs * 2 * math.pi * max(mean_radius_px, 0.5) / max(height_px, 1.0))
+    # Even, so both arcs get the same count; at least 8 for a recognisably round section.
+    seg = int(min(max(2 * round(segments / 2), 8), 512))
+    seg = min(seg, 2 * (pairs // 4))
+    rings = max(2, min(pairs // seg, math.ceil(height_px) + 1))
+    return rings, seg
+
+
+def smooth(values: FloatArray, sigma: float) -> FloatArray:
+    """Gaussian smoothing along the rows, edge values repeated."""
+    if sigma <= 0 or len(values) < 3:
+        return values
+    radius = int(3 * sigma)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    padded = np.pad(values, radius, mode="edge")
+    return np.asarray(np.convolve(padded, taps / taps.sum(), mode="valid"), dtype=np.float64)
+
+
+def revolve_profile(
+    profile: RowProfile,
+    *,
+    focal: float,
+    centre: tuple[float, float],
+    distance: float,
+    max_faces: int,
+) -> RevolvedMesh:
+    """The closed revolved mesh of a row profile seen by a pinhole camera (framed pixels)."""
+    # The spine follows the rows' midpoints, smoothed more than the radius: a slight lean or a
+    # wobble of the segmentation moves the rings, not their size.
+    mid = smooth(profile.centre, 2.0)
+    half = np.maximum(smooth(profile.half_width, 1.0), 0.25)
+    top = float(profile.top)
+    bottom = top + len(mid)
+    rings, seg = ring_counts(bottom - top, float(half.mean()), max_faces)
+    v = np.linspace(top, bottom, rings)  # the end rings sit on the outline's top and bottom
+    rows = profile.rows
+    left = np.interp(v, rows, mid - half) - centre[0]
+    right = np.interp(v, rows, mid + half) - centre[0]
+
+    # A ring is level, centred at the subject's depth at the height of its row there. A column
+    # depends only on x / depth, so the ring's widest columns are its two tangent rays: the
+    # circle between the rays through the row's edges, centred on the ray halfway between.
+    height = -(v - centre[1]) / focal * distance
+    a_left = np.arctan(left / focal)
+    a_right = np.arctan(right / focal)
+    bisector = (a_left + a_right) / 2
+    reach = distance / np.cos(bisector)
+    radius = reach * np.sin((a_right - a_left) / 2)
+    x0 = reach * np.sin(bisector)
+
+    # With x right and z' the depth, the tangent points sit at angles -a_right and pi - a_left;
+    # the front arc runs from the right one through -pi/2 (towards the camera), the back arc
+    # through +pi/2.
+    half_seg = seg // 2
+    s = np.arange(half_seg + 1) / half_seg
+    start = -a_right[:, None]
+    front = start + (-np.pi - a_left[:, None] - start) * s
+    back = start + (np.pi - a_left[:, None] - start) * s
+    angles = np.concatenate([front, back[:, -2:0:-1]], axis=1)  # right, front, left, back
+    x = x0[:, None] + radius[:, None] * np.cos(angles)
+    depth = distance + radius[:, None] * np.sin(angles)
+    ring_pts = np.stack(np.broadcast_arrays(x, height[:, None], -depth), axis=-1)
+    caps = np.column_stack([x0, height, np.full(rings, -distance)])[[0, -1]]
+    vertices = np.vstack([ring_pts.reshape(-1, 3), caps])
+
+    # A front vertex shows its own pixel; a back vertex the pixel of the front one it mirrors.
+    col = centre[0] + focal * x / depth
+    row = centre[1] - focal * height[:, None] / depth
+    mirror = np.concatenate([np.arange(half_seg + 1), np.arange(half_seg - 1, 0, -1)])
+    pix = np.stack([col[:, mirror], row[:, mirror]], axis=-1).reshape(-1, 2)
+    cap_pix = np.column_stack([centre[0] + focal * x0 / distance, v])[[0, -1]]
+    pixels = np.vstack([pix, cap_pix])
+
+    faces = _ring_faces(rings, seg)
+    faces = _outward(vertices, faces)
+    return RevolvedMesh(vertices=vertices, faces=faces, pixels=pixels, rings=rings, segments=seg)
+
+
+def _ring_faces(rings: int, seg: int) -> IntArray:
+    """Quads between consecutive rings as two triangles each, and fans to the two cap centres."""
+    k = np.arange(rings - 1)[:, None] * seg
+    j = np.arange(seg)[None, :]
+    a = (k + j).ravel()
+    b = (k + (j + 1) % seg).ravel()
+    c, d = a + seg, b + seg
+    sides = np.concatenate([np.column_stack([a, b, d]), np.column_stack([a, d, c])])
+    top_centre, bottom_centre = rings * seg, rings * seg + 1
+    ring = np.arange(seg)
+    top = np.column_stack([np.full(seg, top_centre), (ring + 1) % seg, ring])
+    last = (rings - 1) * seg + ring
+    bottom = np.column_stack([np.full(seg, bottom_centre), last, (last - ring + (ring + 1) % seg)])
+    return np.concatenate([sides, top, bottom]).astype(np.int64)
+
+
+def _outward(vertices: FloatArray, faces: IntArray) -> IntArray:
+    """Flip every face if the (consistently wound, closed) mesh encloses a negative volume."""
+    tri = vertices[faces]
+    volume = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum())
+    return faces if volume > 0 else np.ascontiguousarray(faces[:, ::-1])
