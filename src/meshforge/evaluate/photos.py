@@ -39,6 +39,7 @@ def run_photos(root: Path, out_dir: Path) -> dict[str, Any]:
             watertight=mesh["watertight"],
             winding_consistent=mesh["winding_consistent"],
             segmenter=result.report["stages"][1]["details"].get("backend"),
+            shape=result.asset.metadata.get("shape"),
             warnings=[w["code"] for w in result.report["warnings"]],
             seconds=round(result.seconds, 3),
         )
