@@ -243,6 +243,11 @@ def test_doctor_lists_parts_and_models() -> None:
     assert result.exit_code == 0, result.output
     for part in ("onnxruntime", "opencv-python-headless", "model u2net", "model u2netp"):
         assert part in result.output
+    # Optional parts that are missing name the extra that installs them.
+    import importlib.util
+
+    if importlib.util.find_spec("fastapi") is None:
+        assert "meshforge[service]" in result.output.replace("\n", "")
 
 
 def test_sample_photo_with_the_default_segmenter(tmp_path: Path) -> None:

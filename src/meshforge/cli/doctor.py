@@ -9,6 +9,7 @@ from importlib import metadata
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from meshforge import __version__
@@ -48,7 +49,8 @@ def doctor() -> None:
             status = f"[green]ok[/] {metadata.version(dist)}"
         except Exception as exc:  # any import failure means the part is unusable here
             hint = f"pip install 'meshforge[{extra}]'" if extra else f"pip install {dist}"
-            status = f"[yellow]missing[/] ({type(exc).__name__}; {hint})"
+            # escape: "[service]" in the hint would otherwise be read as rich markup.
+            status = f"[yellow]missing[/] ({type(exc).__name__}; {escape(hint)})"
             problems += extra is None
         table.add_row(dist, status, enables)
     for name in sorted(MODELS):
