@@ -180,13 +180,16 @@ def test_auto_revolves_a_bottle_and_a_can() -> None:
 
 
 @pytest.mark.parametrize(
-    ("make", "why"),
-    [(mug_mask, "hole"), (shoe_mask, "leans"), (cylinder_mask, "box")],
+    ("make", "why", "shape"),
+    [(mug_mask, "hole", "inflate"), (shoe_mask, "leans", "inflate"), (cylinder_mask, "box", "box")],
 )
-def test_auto_inflates_handles_blobs_and_boxes(make: object, why: str) -> None:
+def test_auto_inflates_handles_and_blobs_and_boxes_boxes(
+    make: object, why: str, shape: str
+) -> None:
+    # A can seen exactly level is a rectangle: the outline cannot tell it from a box.
     assert callable(make)
     asset, report = reconstruct(make(), max_faces=4000)
-    assert report.details["shape"] == "inflate" and asset.metadata["shape"] == "inflate"
+    assert report.details["shape"] == shape and asset.metadata["shape"] == shape
     assert why in report.details["shape_reason"]
 
 
@@ -205,7 +208,7 @@ def test_choose_shape_thresholds() -> None:
     assert choose_shape({**symmetric, "tilt_deg": -15.0}, holes=0)[0] == "inflate"
     box = {**symmetric, "side_wobble": 0.01, "end_fill": 0.95}
     assert choose_shape(box, holes=0) == (
-        "inflate",
+        "box",
         "straight sides and square ends: a box seen head-on",
     )
 

@@ -1,20 +1,31 @@
 """The ``silhouette`` engine: one photo's mask becomes a closed, textured mesh.
 
-Two shape hypotheses: a surface of revolution (``revolve``, for cans and bottles) or an inflated
-outline (``inflate``); ``auto`` revolves symmetric outlines (``symmetry.py``). Both are built in the
-photo's camera. An inflated vertex lies on the ray through its pixel, so from the input camera the
-mesh covers exactly the outline; a revolved ring matches its row's width exactly (``revolve.py``).
+Three shape hypotheses: a surface of revolution (``revolve``, for cans and bottles), a cuboid
+(``box``, for packaging) or an inflated outline (``inflate``); ``auto`` boxes outlines with
+straight sides and square ends and revolves other symmetric ones (``symmetry.py``). All are built
+in the photo's camera. An inflated vertex lies on the ray through its pixel, so from the input
+camera the mesh covers exactly the outline; a revolved ring matches its row's width exactly
+(``revolve.py``); a box's front face spans the outline's rectangle (``box.py``).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
 from meshforge.asset import Asset, Camera, Material, Mesh, Provenance, Texture
 from meshforge.engines.base import Capabilities, GenerationRequest, ProgressFn
+from meshforge.engines.silhouette.box import (
+    BOX_VIEW_ELEVATION_DEG,
+    DEPTH_PRIOR,
+    build_box,
+    depth_from_top_band,
+    find_top_edge,
+    front_rectangle,
+    outline_top,
+)
 from meshforge.engines.silhouette.camera import camera_to_world, framed_intrinsics, photo_camera
 from meshforge.engines.silhouette.inflate import (
     PlanarMesh,
@@ -41,7 +52,7 @@ from meshforge.transforms.base import StageReport
 
 class SilhouetteEngine:
     name: ClassVar[str] = "silhouette"
-    version: ClassVar[str] = "2"  # 2: shape hypotheses (revolve)
+    version: ClassVar[str] = "3"  # 2: shape hypotheses (revolve); 3: box
     capabilities: ClassVar[Capabilities] = Capabilities(image=True, textured=True)
     options_model: ClassVar[type[SilhouetteOptions]] = SilhouetteOptions
 
@@ -90,6 +101,8 @@ class SilhouetteEngine:
         progress(0.3, shape)
         if shape == "revolve":
             vertices, faces, uv = _revolve(framed, camera, profile, opts, report)
+        elif shape == "box":
+            vertices, faces, uv = _box(framed, camera, profile, opts, report)
         else:
             vertices, faces, uv = _inflate(framed, camera, mask, area, opts, report)
         report.change("faces", 0, len(faces))
@@ -122,10 +135,8 @@ def _choose(
     holes = len(trace_outline(mask, spacing=2.0, min_hole_area=_min_hole_area(area)).holes)
     report.note("shape_scores", {**{k: round(v, 4) for k, v in scores.items()}, "holes": holes})
     shape: Shape
-    if wanted == "revolve":
-        shape, reason = "revolve", "chosen by the user"
-    elif wanted == "inflate":
-        shape, reason = "inflate", "chosen by the user"
+    if wanted in ("revolve", "inflate", "box"):
+        shape, reason = cast(Shape, wanted), "chosen by the user"
     else:
         shape, reason = choose_shape(scores, holes)
     report.note("shape", shape)
@@ -151,6 +162,53 @@ def _revolve(
     )
     report.note("rings", mesh.rings)
     report.note("segments", mesh.segments)
+    uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
+    return camera_to_world(camera, mesh.vertices), mesh.faces, uv
+
+
+def _box(
+    framed: FramedImage,
+    camera: Camera,
+    profile: RowProfile,
+    opts: SilhouetteOptions,
+    report: StageReport,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
+    """A cuboid on the outline's rectangle; depth from a visible top face, else a prior."""
+    f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
+    rect = front_rectangle(profile)
+    left, right, top, bottom = rect
+    elevation = opts.elevation_deg if opts.elevation_deg > 0 else BOX_VIEW_ELEVATION_DEG
+    edge = find_top_edge(framed.pixels, rect)
+    ratio = None
+    if edge is not None:
+        top = outline_top(framed.alpha, rect)
+        ratio = depth_from_top_band(
+            (top, edge, bottom),
+            width_px=right - left,
+            focal=f,
+            centre_row=cy,
+            distance=opts.camera_distance,
+            elevation_deg=elevation,
+        )
+    if ratio is not None and edge is not None:
+        source = f"top face seen above the front (rows {top:.0f}-{edge:.0f}), {elevation:g} deg"
+        rect = (left, right, edge, bottom)
+    else:
+        ratio = DEPTH_PRIOR
+        source = "prior (no top face seen)" if edge is None else "prior (top band implausible)"
+    mesh = build_box(
+        rect,
+        outline_top=top,
+        depth_ratio=ratio,
+        band=source.startswith("top"),
+        focal=f,
+        centre=(cx, cy),
+        distance=opts.camera_distance,
+        max_faces=opts.max_faces,
+    )
+    report.note("box_depth_ratio", round(ratio, 4))
+    report.note("box_depth_source", source)
+    report.note("box_cells", list(mesh.cells))
     uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
     return camera_to_world(camera, mesh.vertices), mesh.faces, uv
 

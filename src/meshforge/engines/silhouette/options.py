@@ -19,12 +19,13 @@ DEFAULT_ELEVATION_DEG = 0.0
 class SilhouetteOptions(Options):
     """How the silhouette engine turns a mask into a closed, textured mesh."""
 
-    shape: Literal["auto", "revolve", "inflate"] = Field(
+    shape: Literal["auto", "revolve", "inflate", "box"] = Field(
         default="auto",
         description=(
             "Shape hypothesis: 'revolve' (a body of revolution: cans, bottles, jars), 'inflate'"
-            " (a rounded, pillow-like body), or 'auto' (revolve when the outline is symmetric,"
-            " has no hole or handle and is not a box seen head-on)."
+            " (a rounded, pillow-like body), 'box' (a cuboid: cartons, packaging), or 'auto'"
+            " (box when the outline has straight sides and square ends, else revolve when it is"
+            " symmetric with no hole or handle, else inflate)."
         ),
     )
     max_faces: int = Field(

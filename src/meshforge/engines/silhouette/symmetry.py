@@ -4,7 +4,8 @@ For every row of the subject (its largest connected region) the left and right e
 widest run are measured to a fraction of a pixel from the soft alpha. A robust line through the
 row centres is the axis (a small tilt is allowed); the outline is symmetric when the centres stay
 on it. ``auto`` revolves a symmetric outline with a single run per row (no handle, no hole) that
-does not look like a box seen head-on (straight sides and flat, square ends).
+does not look like a box seen head-on (straight sides and flat, square ends); such an outline
+becomes a box (``box.py``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ MAX_TILT_DEG = 10.0
 # A box seen head-on: its sides stay within 3 % of the width of a straight line along the middle
 # 80 % of its height, and both ends are still >= 85 % as wide as the body 2 % of the height in
 # (cracker box: 1.1 % and 0.95). A can's rim seen from a little above is an ellipse (end fill
-# <= 0.57) and a bottle has a neck. A can seen exactly level looks like a box: it is inflated.
+# <= 0.57) and a bottle has a neck. A can seen exactly level looks like a box: it becomes one.
 BOX_MAX_SIDE_WOBBLE = 0.03
 BOX_MIN_END_FILL = 0.85
 
-Shape = Literal["revolve", "inflate"]
+Shape = Literal["revolve", "inflate", "box"]
 
 
 @dataclass
@@ -144,5 +145,5 @@ def choose_shape(scores: dict[str, float], holes: int) -> tuple[Shape, str]:
     if scores["asymmetry"] > MAX_ASYMMETRY:
         return "inflate", f"asymmetry {scores['asymmetry']:.3f} > {MAX_ASYMMETRY}"
     if scores["side_wobble"] < BOX_MAX_SIDE_WOBBLE and scores["end_fill"] > BOX_MIN_END_FILL:
-        return "inflate", "straight sides and square ends: a box seen head-on"
+        return "box", "straight sides and square ends: a box seen head-on"
     return "revolve", f"symmetric (asymmetry {scores['asymmetry']:.3f})"
