@@ -10,6 +10,7 @@ camera the mesh covers exactly the outline; a revolved ring matches its row's wi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import ClassVar, cast
 
 import numpy as np
@@ -36,7 +37,8 @@ from meshforge.engines.silhouette.inflate import (
 )
 from meshforge.engines.silhouette.options import SilhouetteOptions
 from meshforge.engines.silhouette.outline import Outline, clean_mask, trace_outline
-from meshforge.engines.silhouette.revolve import revolve_profile
+from meshforge.engines.silhouette.revolve import revolve_profile, revolve_upright
+from meshforge.engines.silhouette.rims import estimate_elevation
 from meshforge.engines.silhouette.symmetry import (
     RowProfile,
     Shape,
@@ -47,6 +49,7 @@ from meshforge.engines.silhouette.symmetry import (
 from meshforge.engines.silhouette.texture import bleed_subject_colours
 from meshforge.errors import EngineError
 from meshforge.image.frame import FramedImage
+from meshforge.render.camera import orbit_pose
 from meshforge.transforms.base import StageReport
 
 
@@ -79,14 +82,6 @@ class SilhouetteEngine:
             distance=opts.camera_distance,
             elevation_deg=opts.elevation_deg,
         )
-        report.note(
-            "camera",
-            {
-                "fov_y_deg": round(camera.fov_y_deg, 3),
-                "source": camera.source,
-                "elevation_deg": opts.elevation_deg,
-            },
-        )
         mask = clean_mask(framed.alpha)
         area = float(mask.sum())
         if area < 64:
@@ -100,11 +95,21 @@ class SilhouetteEngine:
         shape = _choose(profile, mask, area, opts.shape, report)
         progress(0.3, shape)
         if shape == "revolve":
-            vertices, faces, uv = _revolve(framed, camera, profile, opts, report)
+            vertices, faces, uv, camera = _revolve(framed, camera, profile, opts, report)
         elif shape == "box":
             vertices, faces, uv = _box(framed, camera, profile, opts, report)
         else:
             vertices, faces, uv = _inflate(framed, camera, mask, area, opts, report)
+        # The camera as finally used: revolve may have replaced the assumed elevation.
+        view_axis = camera.camera_to_world[:3, 2]
+        report.note(
+            "camera",
+            {
+                "fov_y_deg": round(camera.fov_y_deg, 3),
+                "source": camera.source,
+                "elevation_deg": round(float(np.degrees(np.arcsin(view_axis[1]))), 3),
+            },
+        )
         report.change("faces", 0, len(faces))
         progress(0.8, "texture")
 
@@ -150,20 +155,46 @@ def _revolve(
     profile: RowProfile,
     opts: SilhouetteOptions,
     report: StageReport,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
-    """A surface of revolution through the mask's rows (``revolve.py``)."""
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], Camera]:
+    """A surface of revolution through the mask's rows (``revolve.py``).
+
+    When rim ellipses show the camera above a can or jar (``rims.py``) and no elevation was
+    given, the body is built upright between the rim planes for the estimated elevation, and the
+    returned camera carries that elevation; otherwise rings are level in the given camera.
+    """
     f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
-    mesh = revolve_profile(
-        profile,
-        focal=f,
-        centre=(cx, cy),
-        distance=opts.camera_distance,
-        max_faces=opts.max_faces,
-    )
+    rims = estimate_elevation(profile, f, cy) if opts.elevation_deg == 0 else None
+    if rims is not None:
+        report.note("elevation_deg_estimated", round(rims.elevation_deg, 2))
+        report.note("elevation_source", rims.how)
+        camera = replace(
+            camera,
+            camera_to_world=orbit_pose(
+                (0.0, 0.0, 0.0), opts.camera_distance, 0.0, rims.elevation_deg
+            ),
+        )
+        mesh = revolve_upright(
+            profile,
+            top_row=rims.top.centre_row if rims.top else None,
+            bottom_row=rims.bottom.centre_row if rims.bottom else None,
+            focal=f,
+            centre=(cx, cy),
+            distance=opts.camera_distance,
+            elevation_deg=rims.elevation_deg,
+            max_faces=opts.max_faces,
+        )
+    else:
+        mesh = revolve_profile(
+            profile,
+            focal=f,
+            centre=(cx, cy),
+            distance=opts.camera_distance,
+            max_faces=opts.max_faces,
+        )
     report.note("rings", mesh.rings)
     report.note("segments", mesh.segments)
     uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
-    return camera_to_world(camera, mesh.vertices), mesh.faces, uv
+    return camera_to_world(camera, mesh.vertices), mesh.faces, uv, camera
 
 
 def _box(

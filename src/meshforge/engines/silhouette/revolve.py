@@ -10,6 +10,9 @@ flat-topped mask is 0.91-0.95. Rings that follow the rows' rays instead would ma
 exactly, but tilt the caps and stretch the height by up to 17 %: on the benchmark's cans that
 cost aligned F@0.05 0.85 -> 0.35 (tomato soup), so the rings stay level.
 
+When the rim ellipses show the camera above (``rims.py``), ``revolve_upright`` builds the rings
+level in the world instead, between the rim planes, for the estimated elevation.
+
 Every ring has ``segments`` vertices: the right tangent point, the front arc, the left tangent
 point and the back arc, each arc split evenly. A back vertex takes the texture of the front vertex
 it mirrors, so the label continues round the back without seams.
@@ -142,3 +145,116 @@ def _outward(vertices: FloatArray, faces: IntArray) -> IntArray:
     tri = vertices[faces]
     volume = float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum())
     return faces if volume > 0 else np.ascontiguousarray(faces[:, ::-1])
+
+
+def revolve_upright(
+    profile: RowProfile,
+    *,
+    top_row: float | None,
+    bottom_row: float | None,
+    focal: float,
+    centre: tuple[float, float],
+    distance: float,
+    elevation_deg: float,
+    max_faces: int,
+) -> RevolvedMesh:
+    """Level rings between the rim planes, for a camera ``elevation_deg`` above (``rims.py``).
+
+    ``top_row`` / ``bottom_row`` are the rim ellipses' centre rows (None where no rim was found);
+    they bound the body rows. Each end plane sits where its ring's extreme point (the far point
+    seen from above the plane, else the near one) meets the outline's end row. The axis is
+    vertical in the world, through the point at the subject's depth on the ray through the body's
+    middle; each ring's radius is set so that its two tangent points project onto its row's edges.
+    Vertices are returned in the pitched camera's frame, so the camera's pose makes them upright.
+    """
+    e = math.radians(elevation_deg)
+    # Camera axes in the level frame (x right, y up, z back; the camera at its origin).
+    rot = np.array(
+        [[1.0, 0.0, 0.0], [0.0, math.cos(e), math.sin(e)], [0.0, -math.sin(e), math.cos(e)]]
+    )
+    f, (cx, cy) = focal, centre
+    rows = profile.rows
+    half_profile = np.maximum(smooth(profile.half_width, 1.0), 0.25)
+    top_edge = float(profile.top)
+    bottom_edge = top_edge + len(rows)
+    v_top = top_row if top_row is not None else top_edge
+    v_bottom = bottom_row if bottom_row is not None else bottom_edge
+    body = (rows >= v_top) & (rows <= v_bottom)
+    if body.sum() < 2:
+        body = np.ones(len(rows), dtype=bool)
+    col_axis = float(np.median(profile.centre[body]))
+
+    def ray(col: FloatArray | float, row: FloatArray | float) -> FloatArray:
+        c = np.atleast_1d(np.asarray(col, dtype=np.float64))
+        r = np.atleast_1d(np.asarray(row, dtype=np.float64))
+        d_cam = np.stack(np.broadcast_arrays((c - cx) / f, -(r - cy) / f, -np.ones(1)), axis=-1)
+        return np.asarray(d_cam @ rot.T, dtype=np.float64)
+
+    def project(points: FloatArray) -> tuple[FloatArray, FloatArray]:
+        p = points @ rot  # level frame -> camera frame
+        depth = -p[..., 2]
+        return cx + f * p[..., 0] / depth, cy - f * p[..., 1] / depth
+
+    axis = ray(col_axis, (v_top + v_bottom) / 2)[0] * distance
+    ax, az = float(axis[0]), float(axis[2])
+    reach = math.hypot(ax, az)
+    towards = np.array([-ax, -az]) / reach  # horizontal unit vector towards the camera
+    right = np.array([towards[1], -towards[0]])
+    r0 = float(np.median(half_profile[body])) * distance / f
+
+    def height_at(row: float, offset: float) -> float:
+        """Height on the ray through (axis column, row), ``offset`` nearer than the axis."""
+        d = ray(col_axis, row)[0]
+        flat = math.hypot(d[0], d[2])
+        return float(d[1] * (reach - offset) / flat)
+
+    def end_height(edge: float, top: bool) -> float:
+        # The outline's end row is the rim's extreme point: exact under perspective, unlike the
+        # ellipse's centre row (a wide lens shrinks the rim's far half).
+        back, front = height_at(edge, -r0), height_at(edge, r0)
+        if top:  # seen from above its plane, the back point is the top of the outline
+            return back if back < 0 else front
+        return front if front < 0 else back
+
+    y_top = end_height(top_edge, True)
+    y_bottom = end_height(bottom_edge, False)
+    rings, seg = ring_counts(v_bottom - v_top, float(half_profile[body].mean()), max_faces)
+    height = np.linspace(y_top, y_bottom, rings)
+    centres = np.column_stack([np.full(rings, ax), height, np.full(rings, az)])
+
+    def horizontal(vec: FloatArray) -> FloatArray:
+        return np.stack([vec[..., 0], np.zeros(vec.shape[:-1]), vec[..., 1]], axis=-1)
+
+    radius = np.full(rings, r0)
+    for _ in range(6):  # tangent points onto the rows' edges
+        s = np.clip(radius / reach, 0.0, 0.95)
+        lateral = radius * np.sqrt(1 - s**2)
+        near = centres + horizontal(radius[:, None] * s[:, None] * towards)
+        side = horizontal(lateral[:, None] * right)
+        col_r, row_r = project(near + side)
+        col_l, row_l = project(near - side)
+        seen = np.maximum((col_r - col_l) / 2, 1e-6)
+        wanted = np.interp((row_r + row_l) / 2, rows, half_profile)
+        radius = radius * wanted / seen
+
+    gamma = np.arcsin(np.clip(radius / reach, 0.0, 0.95))[:, None]
+    half_seg = seg // 2
+    s = np.arange(half_seg + 1) / half_seg
+    front = gamma + (np.pi - 2 * gamma) * s
+    back = gamma + (-np.pi - 2 * gamma) * s
+    angles = np.concatenate([front, back[:, -2:0:-1]], axis=1)  # right, front, left, back
+    offsets = (np.cos(angles)[..., None] * right + np.sin(angles)[..., None] * towards) * radius[
+        :, None, None
+    ]
+    ring_pts = centres[:, None, :] + horizontal(offsets)
+    level = np.vstack([ring_pts.reshape(-1, 3), centres[[0, -1]]])
+    vertices = np.ascontiguousarray(level @ rot)
+
+    col, row = project(ring_pts)
+    mirror = np.concatenate([np.arange(half_seg + 1), np.arange(half_seg - 1, 0, -1)])
+    pix = np.stack([col[:, mirror], row[:, mirror]], axis=-1).reshape(-1, 2)
+    cap_col, cap_row = project(centres[[0, -1]])
+    pixels = np.vstack([pix, np.column_stack([cap_col, cap_row])])
+
+    faces = _outward(vertices, _ring_faces(rings, seg))
+    return RevolvedMesh(vertices=vertices, faces=faces, pixels=pixels, rings=rings, segments=seg)
