@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from meshforge.asset import Camera, Material, Texture
 from meshforge.evaluate.meshes import EvalPrimitive, load_primitives, normalise
 from meshforge.evaluate.protocol import Z_NEAR
+from meshforge.render.raster import box_filter
 from meshforge.render.scan import Primitive, Scene, barycentrics, build_scene, scan_convert
 from meshforge.render.shading import base_color, irradiance, linear_to_srgb, srgb_to_linear
 
@@ -125,14 +126,6 @@ def _shade(
     return linear_to_srgb(base * irradiance(normals)[:, None]), alpha
 
 
-def _box(image: Float32Array, factor: int) -> Float32Array:
-    if factor == 1:
-        return image
-    h, w = image.shape[0] // factor, image.shape[1] // factor
-    shaped = image.reshape(h, factor, w, factor, *image.shape[2:])
-    return np.asarray(shaped.mean(axis=(1, 3), dtype=np.float32), dtype=np.float32)
-
-
 def _quantise(image: Float32Array) -> Float32Array:
     return np.asarray(np.rint(np.clip(image, 0.0, 1.0) * 255.0) / 255.0, dtype=np.float32)
 
@@ -203,8 +196,9 @@ def render_view(
         cover = k.astype(np.float32) if cover is None else cover + k
     assert rgb is not None and cover is not None
     n = np.float32(len(pattern))
-    image = _box(_quantise(rgb / n), PROTOCOL_SUPERSAMPLE)  # MSAA resolve into 8 bits, then 2x2
-    alpha = _box(_quantise(cover / n), PROTOCOL_SUPERSAMPLE)
+    # MSAA resolve into 8 bits, then the 2x2 box.
+    image = box_filter(_quantise(rgb / n), PROTOCOL_SUPERSAMPLE)
+    alpha = box_filter(_quantise(cover / n), PROTOCOL_SUPERSAMPLE)
     return ViewRender(image, alpha)
 
 

@@ -59,7 +59,8 @@ def _primitives(meshes: Asset | Sequence[MeshLike]) -> list[Primitive]:
     return [m if isinstance(m, Primitive) else Primitive(*m) for m in meshes]
 
 
-def _box_filter(image: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
+def box_filter(image: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
+    """Average each ``factor`` x ``factor`` block (the supersampling resolve)."""
     if factor == 1:
         return image
     # Strided slices add up far faster than a mean over a reshaped view.
@@ -119,8 +120,8 @@ def render(
     bg = np.array(background if background is not None else (255, 255, 255), np.float32) / 255
     colour, covered = _shade_samples(scene, frags, bg, lit)
     shape = (scene.height, scene.width)
-    alpha = _box_filter(covered.reshape(shape).astype(np.float32), supersample)
-    premult = _box_filter(colour.reshape(*shape, 3), supersample)  # coverage is 0 or 1 per sample
+    alpha = box_filter(covered.reshape(shape).astype(np.float32), supersample)
+    premult = box_filter(colour.reshape(*shape, 3), supersample)  # coverage is 0 or 1 per sample
     out = np.empty((camera.height, camera.width, 4), dtype=np.float32)
     if background is not None:
         out[..., :3] = premult + (1 - alpha[..., None]) * bg
@@ -146,7 +147,7 @@ def coverage(
     covered = frags.opaque >= 0
     for layer in frags.blend_layers:
         covered |= layer >= 0
-    return _box_filter(covered.astype(np.float32).reshape(scene.height, scene.width), supersample)
+    return box_filter(covered.astype(np.float32).reshape(scene.height, scene.width), supersample)
 
 
 def silhouette(
