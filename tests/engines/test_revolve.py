@@ -1,10 +1,14 @@
 """Revolution on synthetic outlines: true proportions, closed and outward, the mask from the camera,
-the face budget, the texture mirrored round the back, and the automatic choice of shape."""
+the face budget, the texture mirrored round the back, elliptical rings for an oval section, and the
+automatic choice of shape."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+import trimesh
 from numpy.typing import NDArray
 
 from meshforge.asset import Asset
@@ -193,6 +197,21 @@ def test_auto_inflates_handles_and_blobs_and_boxes_boxes(
     assert why in report.details["shape_reason"]
 
 
+def test_domed_at_both_ends_is_inflated_flat_based_is_revolved() -> None:
+    # An egg is mirror-symmetric but has no rim to stand on; a dome on a flat base (a cloche,
+    # a bell jar) has one.
+    x, y = grid()
+    egg = (x / 0.22) ** 2 + (y / 0.32) ** 2 < 1
+    _, report = reconstruct(egg, max_faces=4000)
+    assert report.details["shape"] == "inflate"
+    assert "neither end is flat" in report.details["shape_reason"]
+    assert report.details["shape_scores"]["flat_end"] < 0.8
+    cloche = egg & (y < 0.2)
+    _, report = reconstruct(cloche, max_faces=4000)
+    assert report.details["shape"] == "revolve"
+    assert report.details["shape_scores"]["flat_end"] > 0.9
+
+
 def test_choose_shape_thresholds() -> None:
     symmetric = {
         "asymmetry": 0.01,
@@ -200,8 +219,10 @@ def test_choose_shape_thresholds() -> None:
         "tilt_deg": 0.0,
         "side_wobble": 0.2,
         "end_fill": 0.5,
+        "flat_end": 0.95,
     }
     assert choose_shape(symmetric, holes=0)[0] == "revolve"
+    assert choose_shape({**symmetric, "flat_end": 0.75}, holes=0)[0] == "inflate"
     assert choose_shape(symmetric, holes=1)[0] == "inflate"
     assert choose_shape({**symmetric, "asymmetry": 0.05}, holes=0)[0] == "inflate"
     assert choose_shape({**symmetric, "single_run": 0.9}, holes=0)[0] == "inflate"
@@ -225,3 +246,34 @@ def test_shape_option_is_validated() -> None:
     assert create_engine("silhouette").options.shape == "auto"  # type: ignore[attr-defined]
     with pytest.raises(RecipeError, match="shape"):
         create_engine("silhouette", {"shape": "cone"})
+
+
+@pytest.mark.parametrize("aspect", [0.6, 1.5])
+def test_elliptical_rings_keep_the_edges_and_scale_the_depth(aspect: float) -> None:
+    mask = bottle_mask().astype(np.uint8)
+    f, centre = 700.0, (256.0, 256.0)
+    profile = row_profile(mask, mask.astype(np.float32))
+    kwargs: dict[str, Any] = {"focal": f, "centre": centre, "distance": 2.2, "max_faces": 4000}
+    round_mesh = revolve_profile(profile, **kwargs)
+    mesh = revolve_profile(profile, aspect=aspect, **kwargs)
+    seg, half = mesh.segments, mesh.segments // 2
+    ring = np.arange(mesh.rings * seg).reshape(mesh.rings, seg)
+    v = mesh.vertices
+    depth = -v[:, 2]
+    col = centre[0] + f * v[:, 0] / depth
+    # The tangent points still project onto the row's edges: the same as the round rings'.
+    round_depth = -round_mesh.vertices[:, 2]
+    round_col = centre[0] + f * round_mesh.vertices[:, 0] / round_depth
+    for j in (0, half):
+        np.testing.assert_allclose(col[ring[:, j]], round_col[ring[:, j]], atol=1e-6)
+    # Every ring is an ellipse: its depth extent is ``aspect`` times its width's.
+    width = v[ring, 0].max(axis=1) - v[ring, 0].min(axis=1)
+    deep = depth[ring].max(axis=1) - depth[ring].min(axis=1)
+    np.testing.assert_allclose(deep / width, aspect, rtol=0.01)
+    # Texture: the back mirrors the front; the mesh is closed, consistent and outward.
+    np.testing.assert_array_equal(
+        mesh.pixels[ring[:, half + 1 :]], mesh.pixels[ring[:, half - 1 : 0 : -1]]
+    )
+    tm = trimesh.Trimesh(v, mesh.faces, process=False)
+    assert tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
+    assert len(mesh.faces) == len(round_mesh.faces) <= 4000

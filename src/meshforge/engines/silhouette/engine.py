@@ -1,7 +1,9 @@
 """The ``silhouette`` engine: one photo's mask becomes a closed, textured mesh.
 
-Three shape hypotheses: a surface of revolution (``revolve``, for cans and bottles), a cuboid
-(``box``, for packaging) or an inflated outline (``inflate``); ``auto`` boxes outlines with
+Five shape hypotheses: a surface of revolution (``revolve``, for cans and bottles), a cuboid
+(``box``, for packaging), an inflated outline (``inflate``), the outline extruded with rounded
+rims (``slab``, for boards and signs, ``slab.py``) or an inflated body with round tubes for its
+thin parts (``composite``, for legs and stems, ``composite.py``); ``auto`` boxes outlines with
 straight sides and square ends and revolves other symmetric ones (``symmetry.py``). All are built
 in the photo's camera. An inflated vertex lies on the ray through its pixel, so from the input
 camera the mesh covers exactly the outline; a revolved ring matches its row's width exactly
@@ -28,15 +30,14 @@ from meshforge.engines.silhouette.box import (
     outline_top,
 )
 from meshforge.engines.silhouette.camera import camera_to_world, framed_intrinsics, photo_camera
-from meshforge.engines.silhouette.inflate import (
-    PlanarMesh,
-    closed_surface,
-    half_width_maps,
-    inflation_heights,
-    triangulate_outline,
+from meshforge.engines.silhouette.freeform import (
+    build_composite,
+    build_inflate,
+    build_slab,
+    min_hole_area,
 )
 from meshforge.engines.silhouette.options import SilhouetteOptions
-from meshforge.engines.silhouette.outline import Outline, clean_mask, trace_outline
+from meshforge.engines.silhouette.outline import clean_mask, trace_outline
 from meshforge.engines.silhouette.revolve import revolve_profile, revolve_upright
 from meshforge.engines.silhouette.rims import estimate_elevation
 from meshforge.engines.silhouette.symmetry import (
@@ -46,7 +47,7 @@ from meshforge.engines.silhouette.symmetry import (
     row_profile,
     shape_scores,
 )
-from meshforge.engines.silhouette.texture import bleed_subject_colours
+from meshforge.engines.silhouette.texture import bake_texture
 from meshforge.errors import EngineError
 from meshforge.image.frame import FramedImage
 from meshforge.render.camera import orbit_pose
@@ -55,7 +56,7 @@ from meshforge.transforms.base import StageReport
 
 class SilhouetteEngine:
     name: ClassVar[str] = "silhouette"
-    version: ClassVar[str] = "3"  # 2: shape hypotheses (revolve); 3: box
+    version: ClassVar[str] = "4"  # 2: shape hypotheses (revolve); 3: box; 4: slab, composite
     capabilities: ClassVar[Capabilities] = Capabilities(image=True, textured=True)
     options_model: ClassVar[type[SilhouetteOptions]] = SilhouetteOptions
 
@@ -98,8 +99,12 @@ class SilhouetteEngine:
             vertices, faces, uv, camera = _revolve(framed, camera, profile, opts, report)
         elif shape == "box":
             vertices, faces, uv = _box(framed, camera, profile, opts, report)
+        elif shape == "slab":
+            vertices, faces, uv = build_slab(framed, camera, mask, area, opts, report)
+        elif shape == "composite":
+            vertices, faces, uv = build_composite(framed, camera, mask, area, opts, report)
         else:
-            vertices, faces, uv = _inflate(framed, camera, mask, area, opts, report)
+            vertices, faces, uv = build_inflate(framed, camera, mask, area, opts, report)
         # The camera as finally used: revolve may have replaced the assumed elevation.
         view_axis = camera.camera_to_world[:3, 2]
         report.note(
@@ -113,9 +118,20 @@ class SilhouetteEngine:
         report.change("faces", 0, len(faces))
         progress(0.8, "texture")
 
-        texture = Texture(image=bleed_subject_colours(framed.pixels), name="base_color")
         mesh = Mesh(vertices=vertices, faces=faces, uv=uv, name="subject")
         mesh.normals = vertex_normals(mesh.vertices, mesh.faces)
+        bake_notes: dict[str, object] = {}
+        image = bake_texture(
+            framed,
+            camera,
+            mesh.vertices,
+            mesh.faces,
+            mesh.normals,
+            delight=opts.delight,
+            notes=bake_notes,
+        )
+        report.note("texture", bake_notes)
+        texture = Texture(image=image, name="base_color")
         material = Material(
             name="subject", base_color_texture=texture, metallic_factor=0.0, roughness_factor=0.8
         )
@@ -137,10 +153,10 @@ def _choose(
 ) -> Shape:
     """The user's shape, else the symmetry test's; the scores are reported either way."""
     scores = shape_scores(profile)
-    holes = len(trace_outline(mask, spacing=2.0, min_hole_area=_min_hole_area(area)).holes)
+    holes = len(trace_outline(mask, spacing=2.0, min_hole_area=min_hole_area(area)).holes)
     report.note("shape_scores", {**{k: round(v, 4) for k, v in scores.items()}, "holes": holes})
     shape: Shape
-    if wanted in ("revolve", "inflate", "box"):
+    if wanted != "auto":
         shape, reason = cast(Shape, wanted), "chosen by the user"
     else:
         shape, reason = choose_shape(scores, holes)
@@ -160,13 +176,20 @@ def _revolve(
 
     When rim ellipses show the camera above a can or jar (``rims.py``) and no elevation was
     given, the body is built upright between the rim planes for the estimated elevation, and the
-    returned camera carries that elevation; otherwise rings are level in the given camera.
+    returned camera carries that elevation; otherwise rings are level in the given camera. When
+    both rims together measure a cross-section clearly not round, the rings are ellipses of that
+    depth/width aspect.
     """
     f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
     rims = estimate_elevation(profile, f, cy) if opts.elevation_deg == 0 else None
+    aspect, aspect_source = 1.0, "assumed round: no rim ellipse measured"
     if rims is not None:
+        aspect, aspect_source = rims.aspect, rims.aspect_how
         report.note("elevation_deg_estimated", round(rims.elevation_deg, 2))
         report.note("elevation_source", rims.how)
+        if rims.aspect_measured is not None and rims.aspect_uncertainty is not None:
+            report.note("cross_section_aspect_measured", round(rims.aspect_measured, 4))
+            report.note("cross_section_aspect_uncertainty", round(rims.aspect_uncertainty, 4))
         camera = replace(
             camera,
             camera_to_world=orbit_pose(
@@ -182,6 +205,7 @@ def _revolve(
             distance=opts.camera_distance,
             elevation_deg=rims.elevation_deg,
             max_faces=opts.max_faces,
+            aspect=aspect,
         )
     else:
         mesh = revolve_profile(
@@ -191,6 +215,8 @@ def _revolve(
             distance=opts.camera_distance,
             max_faces=opts.max_faces,
         )
+    report.note("cross_section_aspect", round(aspect, 4))
+    report.note("cross_section_aspect_source", aspect_source)
     report.note("rings", mesh.rings)
     report.note("segments", mesh.segments)
     uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
@@ -242,86 +268,6 @@ def _box(
     report.note("box_cells", list(mesh.cells))
     uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
     return camera_to_world(camera, mesh.vertices), mesh.faces, uv
-
-
-def _inflate(
-    framed: FramedImage,
-    camera: Camera,
-    mask: NDArray[np.uint8],
-    area: float,
-    opts: SilhouetteOptions,
-    report: StageReport,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
-    """The outline's triangulation inflated into a round-sectioned body (``inflate.py``)."""
-    planar, outline = _fit_budget(mask, area, opts.max_faces)
-    dist, rho = half_width_maps(mask)
-    height = inflation_heights(planar, dist, rho, min_height=0.25) * opts.thickness
-    back_index, faces = closed_surface(planar)
-    vertices, uv = _lift(framed, camera, planar.points, height, back_index, opts)
-    report.note("outline_points", int(planar.on_outline.sum()))
-    report.note("holes", len(outline.holes))
-    return vertices, faces, uv
-
-
-def _min_hole_area(area: float) -> float:
-    return max(16.0, area * 0.002)
-
-
-def _fit_budget(mask: NDArray[np.uint8], area: float, max_faces: int) -> tuple[PlanarMesh, Outline]:
-    """Triangulate the outline as finely as the face budget allows (both sides count)."""
-    min_hole_area = _min_hole_area(area)
-    spacing = 2.0
-    outline = trace_outline(mask, spacing=spacing, min_hole_area=min_hole_area)
-    perimeter = sum(len(loop) for loop in outline.loops) * spacing
-    # Outline points bound the face count from below: keep them to ~15 % of the budget.
-    wanted = max(spacing, perimeter / (0.15 * max_faces))
-    if wanted > spacing:
-        spacing = wanted
-        outline = trace_outline(mask, spacing=spacing, min_hole_area=min_hole_area)
-    max_area = max(2.0, area / (0.42 * max_faces))
-    for _ in range(12):
-        planar = triangulate_outline(outline, max_area)
-        faces = 2 * len(planar.triangles)
-        if faces <= max_faces:
-            return planar, outline
-        max_area *= 1.2 * faces / max_faces
-        spacing *= 1.1
-        outline = trace_outline(mask, spacing=spacing, min_hole_area=min_hole_area)
-    raise EngineError(
-        f"could not fit the mesh into {max_faces} faces",
-        stage="reconstruct",
-        hint="Raise --max-faces.",
-    )
-
-
-def _lift(
-    framed: FramedImage,
-    camera: Camera,
-    points: NDArray[np.float64],
-    height: NDArray[np.float64],
-    back_index: NDArray[np.int64],
-    opts: SilhouetteOptions,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Place front and back vertices on their pixels' rays, offset along the view axis."""
-    f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
-    distance = opts.camera_distance
-    # Heights are in framed pixels; at the subject's depth one pixel spans distance / f.
-    front_w = height * distance / f
-    back_w = -front_w * opts.back_ratio
-
-    n_all = int(back_index.max()) + 1
-    xy = np.empty((n_all, 2))
-    w = np.empty(n_all)
-    xy[: len(points)] = points
-    w[: len(points)] = front_w
-    xy[back_index] = points
-    w[back_index[back_index >= len(points)]] = back_w[back_index >= len(points)]
-
-    depth = distance - w
-    rays = np.column_stack([(xy[:, 0] - cx) / f, -(xy[:, 1] - cy) / f, -np.ones(n_all)])
-    vertices = camera_to_world(camera, rays * depth[:, None])
-    uv = xy / framed.size
-    return vertices, uv
 
 
 def vertex_normals(vertices: NDArray[np.float64], faces: NDArray[np.int64]) -> NDArray[np.float64]:

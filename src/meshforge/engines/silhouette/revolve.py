@@ -13,6 +13,10 @@ cost aligned F@0.05 0.85 -> 0.35 (tomato soup), so the rings stay level.
 When the rim ellipses show the camera above (``rims.py``), ``revolve_upright`` builds the rings
 level in the world instead, between the rim planes, for the estimated elevation.
 
+Both take the cross-section's ``aspect`` (depth along the view / width; 1, round, unless the two
+rims measured it): a ring is then an ellipse with its width axis across the view, still tangent
+to the row's edge rays, and its depth axis ``aspect`` times as long.
+
 Every ring has ``segments`` vertices: the right tangent point, the front arc, the left tangent
 point and the back arc, each arc split evenly. A back vertex takes the texture of the front vertex
 it mirrors, so the label continues round the back without seams.
@@ -71,6 +75,7 @@ def revolve_profile(
     centre: tuple[float, float],
     distance: float,
     max_faces: int,
+    aspect: float = 1.0,
 ) -> RevolvedMesh:
     """The closed revolved mesh of a row profile seen by a pinhole camera (framed pixels)."""
     # The spine follows the rows' midpoints, smoothed more than the radius: a slight lean or a
@@ -87,26 +92,33 @@ def revolve_profile(
 
     # A ring is level, centred at the subject's depth at the height of its row there. A column
     # depends only on x / depth, so the ring's widest columns are its two tangent rays: the
-    # circle between the rays through the row's edges, centred on the ray halfway between.
+    # ellipse (half-axes R across, aspect * R along the view) between the rays through the row's
+    # edges. A ray at angle t (x = depth tan t) has normal (cos t, -sin t) and touches the ellipse
+    # centred at (x0, distance) when its distance from the centre is R q, q = hypot(cos t,
+    # aspect sin t): two equations linear in x0 and R.
     height = -(v - centre[1]) / focal * distance
     a_left = np.arctan(left / focal)
     a_right = np.arctan(right / focal)
-    bisector = (a_left + a_right) / 2
-    reach = distance / np.cos(bisector)
-    radius = reach * np.sin((a_right - a_left) / 2)
-    x0 = reach * np.sin(bisector)
+    q_left = np.hypot(np.cos(a_left), aspect * np.sin(a_left))
+    q_right = np.hypot(np.cos(a_right), aspect * np.sin(a_right))
+    # x0 cos(a_r) + R q_r = distance sin(a_r);  x0 cos(a_l) - R q_l = distance sin(a_l)
+    det = -np.cos(a_right) * q_left - q_right * np.cos(a_left)
+    x0 = distance * (-np.sin(a_right) * q_left - q_right * np.sin(a_left)) / det
+    radius = distance * (np.cos(a_right) * np.sin(a_left) - np.sin(a_right) * np.cos(a_left)) / det
 
-    # With x right and z' the depth, the tangent points sit at angles -a_right and pi - a_left;
-    # the front arc runs from the right one through -pi/2 (towards the camera), the back arc
-    # through +pi/2.
+    # With x right and z' the depth, a point is (x0 + R cos p, distance + aspect R sin p); the
+    # tangent points sit at p = -atan(aspect tan a_right) and pi - atan(aspect tan a_left) (for a
+    # circle -a_right and pi - a_left); the front arc runs from the right one through -pi/2
+    # (towards the camera), the back arc through +pi/2.
     half_seg = seg // 2
     s = np.arange(half_seg + 1) / half_seg
-    start = -a_right[:, None]
-    front = start + (-np.pi - a_left[:, None] - start) * s
-    back = start + (np.pi - a_left[:, None] - start) * s
+    start = -np.arctan(aspect * np.tan(a_right))[:, None]
+    end = -np.arctan(aspect * np.tan(a_left))[:, None]
+    front = start + (-np.pi + end - start) * s
+    back = start + (np.pi + end - start) * s
     angles = np.concatenate([front, back[:, -2:0:-1]], axis=1)  # right, front, left, back
     x = x0[:, None] + radius[:, None] * np.cos(angles)
-    depth = distance + radius[:, None] * np.sin(angles)
+    depth = distance + aspect * radius[:, None] * np.sin(angles)
     ring_pts = np.stack(np.broadcast_arrays(x, height[:, None], -depth), axis=-1)
     caps = np.column_stack([x0, height, np.full(rings, -distance)])[[0, -1]]
     vertices = np.vstack([ring_pts.reshape(-1, 3), caps])
@@ -157,6 +169,7 @@ def revolve_upright(
     distance: float,
     elevation_deg: float,
     max_faces: int,
+    aspect: float = 1.0,
 ) -> RevolvedMesh:
     """Level rings between the rim planes, for a camera ``elevation_deg`` above (``rims.py``).
 
@@ -165,7 +178,8 @@ def revolve_upright(
     seen from above the plane, else the near one) meets the outline's end row. The axis is
     vertical in the world, through the point at the subject's depth on the ray through the body's
     middle; each ring's radius is set so that its two tangent points project onto its row's edges.
-    Vertices are returned in the pitched camera's frame, so the camera's pose makes them upright.
+    A ring is an ellipse, ``aspect`` times as deep (towards the camera) as it is wide. Vertices
+    are returned in the pitched camera's frame, so the camera's pose makes them upright.
     """
     e = math.radians(elevation_deg)
     # Camera axes in the level frame (x right, y up, z back; the camera at its origin).
@@ -211,7 +225,8 @@ def revolve_upright(
     def end_height(edge: float, top: bool) -> float:
         # The outline's end row is the rim's extreme point: exact under perspective, unlike the
         # ellipse's centre row (a wide lens shrinks the rim's far half).
-        back, front = height_at(edge, -r0), height_at(edge, r0)
+        depth = aspect * r0  # the rim's back and front points, off the axis along the view
+        back, front = height_at(edge, -depth), height_at(edge, depth)
         if top:  # seen from above its plane, the back point is the top of the outline
             return back if back < 0 else front
         return front if front < 0 else back
@@ -225,11 +240,14 @@ def revolve_upright(
     def horizontal(vec: FloatArray) -> FloatArray:
         return np.stack([vec[..., 0], np.zeros(vec.shape[:-1]), vec[..., 1]], axis=-1)
 
+    # Half-axes: radius across the view, aspect * radius towards the camera. Seen from ``reach``
+    # away, the tangent points of x^2 / A^2 + y^2 / B^2 = 1 are at y = B^2 / reach, x = +-A
+    # sqrt(1 - (B / reach)^2) (for a circle, B = A).
     radius = np.full(rings, r0)
     for _ in range(6):  # tangent points onto the rows' edges
-        s = np.clip(radius / reach, 0.0, 0.95)
+        s = np.clip(aspect * radius / reach, 0.0, 0.95)
         lateral = radius * np.sqrt(1 - s**2)
-        near = centres + horizontal(radius[:, None] * s[:, None] * towards)
+        near = centres + horizontal(aspect * radius[:, None] * s[:, None] * towards)
         side = horizontal(lateral[:, None] * right)
         col_r, row_r = project(near + side)
         col_l, row_l = project(near - side)
@@ -237,15 +255,14 @@ def revolve_upright(
         wanted = np.interp((row_r + row_l) / 2, rows, half_profile)
         radius = radius * wanted / seen
 
-    gamma = np.arcsin(np.clip(radius / reach, 0.0, 0.95))[:, None]
+    gamma = np.arcsin(np.clip(aspect * radius / reach, 0.0, 0.95))[:, None]
     half_seg = seg // 2
     s = np.arange(half_seg + 1) / half_seg
     front = gamma + (np.pi - 2 * gamma) * s
     back = gamma + (-np.pi - 2 * gamma) * s
     angles = np.concatenate([front, back[:, -2:0:-1]], axis=1)  # right, front, left, back
-    offsets = (np.cos(angles)[..., None] * right + np.sin(angles)[..., None] * towards) * radius[
-        :, None, None
-    ]
+    across = np.cos(angles)[..., None] * right
+    offsets = (across + aspect * np.sin(angles)[..., None] * towards) * radius[:, None, None]
     ring_pts = centres[:, None, :] + horizontal(offsets)
     level = np.vstack([ring_pts.reshape(-1, 3), centres[[0, -1]]])
     vertices = np.ascontiguousarray(level @ rot)

@@ -5,7 +5,9 @@ widest run are measured to a fraction of a pixel from the soft alpha. A robust l
 row centres is the axis (a small tilt is allowed); the outline is symmetric when the centres stay
 on it. ``auto`` revolves a symmetric outline with a single run per row (no handle, no hole) that
 does not look like a box seen head-on (straight sides and flat, square ends); such an outline
-becomes a box (``box.py``).
+becomes a box (``box.py``). A body of revolution in a product photo stands on a flat base or ends
+in a flat top (a rim): a symmetric outline whose both ends are domes (a helmet, a ball, an egg) is
+a mirror-symmetric free form, which ``inflate`` models without forcing a round cross-section.
 """
 
 from __future__ import annotations
@@ -32,8 +34,13 @@ MAX_TILT_DEG = 10.0
 # <= 0.57) and a bottle has a neck. A can seen exactly level looks like a box: it becomes one.
 BOX_MAX_SIDE_WOBBLE = 0.03
 BOX_MIN_END_FILL = 0.85
+# A flat end (a rim of half-depth b = w/2 * sin(elevation)) seen from up to 30 degrees above is at
+# least 0.92 of the body's width w within FLAT_END_DEPTH * w of the outline's end; a hemispherical
+# dome is 0.71 there. Revolution needs one end above the midpoint of the two.
+FLAT_END_DEPTH = 0.15
+MIN_FLAT_END_FILL = 0.82
 
-Shape = Literal["revolve", "inflate", "box"]
+Shape = Literal["revolve", "inflate", "box", "slab", "composite"]
 
 
 @dataclass
@@ -125,12 +132,14 @@ def shape_scores(profile: RowProfile) -> dict[str, float]:
     line = np.polyval(np.polyfit(rows, middle, 1), rows)
     inset = round(0.02 * n)
     ends = slice(inset, n - inset) if n > 2 * inset + 2 else slice(0, n)
+    flat_at = min(int(FLAT_END_DEPTH * body), n - 1)
     return {
         "asymmetry": float(np.mean(np.abs(2 * profile.centre - 2 * axis)) / mean_w),
         "single_run": float(np.mean(profile.runs[ends] == 1)),
         "tilt_deg": float(np.degrees(np.arctan(c1))),
         "side_wobble": float(np.max(np.abs(middle - line)) / body),
         "end_fill": min(float(width[inset]), float(width[n - 1 - inset])) / body,
+        "flat_end": max(float(width[flat_at]), float(width[n - 1 - flat_at])) / body,
     }
 
 
@@ -146,4 +155,6 @@ def choose_shape(scores: dict[str, float], holes: int) -> tuple[Shape, str]:
         return "inflate", f"asymmetry {scores['asymmetry']:.3f} > {MAX_ASYMMETRY}"
     if scores["side_wobble"] < BOX_MAX_SIDE_WOBBLE and scores["end_fill"] > BOX_MIN_END_FILL:
         return "box", "straight sides and square ends: a box seen head-on"
+    if scores["flat_end"] < MIN_FLAT_END_FILL:
+        return "inflate", f"symmetric but neither end is flat (fill {scores['flat_end']:.2f})"
     return "revolve", f"symmetric (asymmetry {scores['asymmetry']:.3f})"
