@@ -16,7 +16,7 @@ from meshforge.engines.base import GenerationRequest, create_engine
 from meshforge.engines.silhouette.box import DEPTH_PRIOR, build_box, cell_counts
 from meshforge.image.frame import frame_subject
 from meshforge.render.camera import look_at_camera
-from meshforge.render.raster import render
+from meshforge.render.raster import render, silhouette
 from meshforge.transforms.base import StageReport
 from meshforge.validate.checks import edge_facts, mesh_facts
 
@@ -103,7 +103,9 @@ BOX = (0.4, 0.5, 0.2)  # width, height, depth: the camera 10 degrees up sees the
 
 @pytest.mark.parametrize("fov", [2.0, 40.0])
 def test_box_is_closed_outward_and_true_to_the_front(fov: float) -> None:
-    asset, details = reconstruct(cuboid(BOX), fov)
+    # The elevation is given: the top band's depth is tested on its own here (the taper's
+    # estimate is tested below).
+    asset, details = reconstruct(cuboid(BOX), fov, elevation_deg=10.0)
     assert details["shape"] == "box" and asset.metadata["shape"] == "box"
     facts = mesh_facts(asset)
     assert facts["watertight"] and facts["winding_consistent"]
@@ -118,6 +120,36 @@ def test_box_is_closed_outward_and_true_to_the_front(fov: float) -> None:
     assert depth / width == pytest.approx(BOX[2] / BOX[0], rel=0.05)
     uv = asset.meshes[0].uv
     assert uv is not None and uv.min() >= 0.0 and uv.max() <= 1.0
+
+
+def test_converging_sides_give_the_elevation_and_an_upright_box() -> None:
+    asset, details = reconstruct(cuboid(BOX))
+    assert details["elevation_deg_estimated"] == pytest.approx(10.0, abs=0.5)
+    assert "converging" in details["elevation_source"]
+    assert asset.camera is not None
+    view_axis = asset.camera.camera_to_world[:3, 2]
+    assert math.degrees(math.asin(view_axis[1])) == pytest.approx(
+        details["elevation_deg_estimated"], abs=0.01
+    )
+    # Upright: the faces are level and vertical in the world, so the extents are the box's.
+    width, height, depth = asset.extents()
+    assert depth / width == pytest.approx(details["box_depth_ratio"], abs=1e-4)
+    assert width / height == pytest.approx(BOX[0] / BOX[1], rel=0.03)
+    assert signed_volume(asset) == pytest.approx(width * height * depth, rel=1e-6)
+    # From the estimated camera the outline is the mask's.
+    _, alpha = photo(cuboid(BOX), 40.0)
+    mask = alpha > 0.5
+    seen = silhouette(asset, asset.camera)
+    assert (seen & mask).sum() / (seen | mask).sum() >= 0.97
+    # The top band's depth is steep in the elevation here (the camera is just above the top:
+    # 1 degree moves it by about 30 %): the estimate, 0.26 degrees high, gives 0.45 for 0.5.
+    assert details["box_depth_ratio"] == pytest.approx(BOX[2] / BOX[0], rel=0.12)
+
+
+def test_long_lens_shows_no_taper_and_keeps_a_level_box() -> None:
+    _, details = reconstruct(cuboid(BOX), 2.0)
+    assert "elevation_deg_estimated" not in details
+    assert details["camera"]["elevation_deg"] == 0.0
 
 
 def test_flat_box_without_a_top_face_takes_the_depth_prior() -> None:

@@ -1,14 +1,18 @@
 """Box: a closed cuboid for packaging (cereal and cracker boxes, cartons, electronics boxes).
 
-The box is built in the camera's frame, its faces parallel to the camera's axes, as the other
-hypotheses assume a level camera. Its centre sits at the subject's depth (``distance``) and its
-front face spans the outline's rectangle on the rays through the outline's edges, so from the
-input camera the front face covers the outline (the back, farther away, hides behind it).
+The box is built in a level camera's frame, its faces parallel to that camera's axes, so it is
+upright. When the photo was taken from above (the option's elevation, else the one its sides
+converging downwards give: ``rims.taper_elevation``), the engine turns the outline into the view
+of a level camera at the same place (``camera.rotate_pixels``), where the upright front face is
+a rectangle, builds the box there and turns it back. Its centre sits at the subject's depth
+(``distance``) and its front face spans the outline's rectangle on the rays through the
+outline's edges, so from the input camera the front face covers the outline (the back, farther
+away, hides behind it).
 
 Depth, which one view cannot see: a photo taken from a little above shows the top face as a thin
 band above the front, ended by a straight edge across the whole width (``find_top_edge``). If one
 is found, the rows of the outline's top, that edge and the outline's bottom, seen by a camera
-``elevation`` above the box (the option's elevation, else ``BOX_VIEW_ELEVATION_DEG``), fix the
+``elevation`` above the box (given or estimated, else ``BOX_VIEW_ELEVATION_DEG``), fix the
 depth (``depth_from_top_band``); the front face then starts at the edge. Otherwise the depth is
 ``DEPTH_PRIOR`` x the width.
 

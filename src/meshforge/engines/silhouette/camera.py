@@ -64,3 +64,20 @@ def camera_to_world(camera: Camera, points: NDArray[np.float64]) -> NDArray[np.f
     """Points in the camera's frame to the asset's frame."""
     pose = camera.camera_to_world
     return np.asarray(points @ pose[:3, :3].T + pose[:3, 3], dtype=np.float64)
+
+
+def rotate_pixels(
+    points: NDArray[np.float64],
+    rotation: NDArray[np.float64],
+    focal: float,
+    centre: tuple[float, float],
+) -> NDArray[np.float64]:
+    """Pixels (column, row) of a camera to those of a camera at the same place turned by
+    ``rotation`` (3x3, the first camera's frame to the second's): the homography K R K^-1."""
+    cx, cy = centre
+    rays = np.column_stack(
+        [(points[:, 0] - cx) / focal, -(points[:, 1] - cy) / focal, -np.ones(len(points))]
+    )
+    turned = rays @ np.asarray(rotation, dtype=np.float64).T
+    ahead = -turned[:, 2]
+    return np.column_stack([cx + focal * turned[:, 0] / ahead, cy - focal * turned[:, 1] / ahead])

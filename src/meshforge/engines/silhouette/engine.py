@@ -29,7 +29,12 @@ from meshforge.engines.silhouette.box import (
     front_rectangle,
     outline_top,
 )
-from meshforge.engines.silhouette.camera import camera_to_world, framed_intrinsics, photo_camera
+from meshforge.engines.silhouette.camera import (
+    camera_to_world,
+    framed_intrinsics,
+    photo_camera,
+    rotate_pixels,
+)
 from meshforge.engines.silhouette.freeform import (
     build_composite,
     build_inflate,
@@ -39,7 +44,7 @@ from meshforge.engines.silhouette.freeform import (
 from meshforge.engines.silhouette.options import SilhouetteOptions
 from meshforge.engines.silhouette.outline import clean_mask, trace_outline
 from meshforge.engines.silhouette.revolve import revolve_profile, revolve_upright
-from meshforge.engines.silhouette.rims import estimate_elevation
+from meshforge.engines.silhouette.rims import estimate_elevation, taper_elevation
 from meshforge.engines.silhouette.symmetry import (
     RowProfile,
     Shape,
@@ -52,6 +57,11 @@ from meshforge.errors import EngineError
 from meshforge.image.frame import FramedImage
 from meshforge.render.camera import orbit_pose
 from meshforge.transforms.base import StageReport
+
+# A box's taper is believed between these elevations: below, the sides' slope is within the
+# outline's noise (a level or long-lens shot); above, the box is seen more from the top than the
+# front and the front face no longer spans the outline.
+MIN_BOX_TAPER_DEG, MAX_BOX_TAPER_DEG = 2.0, 45.0
 
 
 class SilhouetteEngine:
@@ -98,7 +108,7 @@ class SilhouetteEngine:
         if shape == "revolve":
             vertices, faces, uv, camera = _revolve(framed, camera, profile, opts, report)
         elif shape == "box":
-            vertices, faces, uv = _box(framed, camera, profile, opts, report)
+            vertices, faces, uv, camera = _box(framed, camera, profile, opts, report)
         elif shape == "slab":
             vertices, faces, uv = build_slab(framed, camera, mask, area, opts, report)
         elif shape == "composite":
@@ -229,12 +239,32 @@ def _box(
     profile: RowProfile,
     opts: SilhouetteOptions,
     report: StageReport,
-) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64]]:
-    """A cuboid on the outline's rectangle; depth from a visible top face, else a prior."""
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], Camera]:
+    """A cuboid on the outline's rectangle; depth from a visible top face, else a prior.
+
+    With no elevation given, the sides converging downwards give it (``rims.taper_elevation``).
+    With an elevation the box is built upright, in a level camera at the photo camera's place
+    (the outline turned into that camera's view, ``rotate_pixels``), and the returned camera
+    carries the elevation; no measurable taper keeps the box square to a level camera.
+    """
     f, cx, cy = framed_intrinsics(camera, framed.scale, framed.offset)
     rect = front_rectangle(profile)
     left, right, top, bottom = rect
-    elevation = opts.elevation_deg if opts.elevation_deg > 0 else BOX_VIEW_ELEVATION_DEG
+    level: NDArray[np.float64] | None = None  # the photo camera's frame to the level camera's
+    elevation = opts.elevation_deg
+    if elevation == 0:
+        taper = taper_elevation(profile, f, cy, top, bottom)
+        if taper is not None and MIN_BOX_TAPER_DEG <= taper <= MAX_BOX_TAPER_DEG:
+            elevation = taper
+            report.note("elevation_deg_estimated", round(taper, 2))
+            report.note("elevation_source", "the box's sides converging downwards")
+    if elevation != 0:
+        camera = replace(
+            camera,
+            camera_to_world=orbit_pose((0.0, 0.0, 0.0), opts.camera_distance, 0.0, elevation),
+        )
+        level = camera.camera_to_world[:3, :3]
+    depth_elevation = elevation if elevation > 0 else BOX_VIEW_ELEVATION_DEG
     edge = find_top_edge(framed.pixels, rect)
     ratio = None
     if edge is not None:
@@ -245,14 +275,18 @@ def _box(
             focal=f,
             centre_row=cy,
             distance=opts.camera_distance,
-            elevation_deg=elevation,
+            elevation_deg=depth_elevation,
         )
     if ratio is not None and edge is not None:
-        source = f"top face seen above the front (rows {top:.0f}-{edge:.0f}), {elevation:g} deg"
+        source = (
+            f"top face seen above the front (rows {top:.0f}-{edge:.0f}), {depth_elevation:.3g} deg"
+        )
         rect = (left, right, edge, bottom)
     else:
         ratio = DEPTH_PRIOR
         source = "prior (no top face seen)" if edge is None else "prior (top band implausible)"
+    if level is not None:
+        rect, top = _level_rectangle(profile, rect, top, level, f, (cx, cy))
     mesh = build_box(
         rect,
         outline_top=top,
@@ -266,8 +300,48 @@ def _box(
     report.note("box_depth_ratio", round(ratio, 4))
     report.note("box_depth_source", source)
     report.note("box_cells", list(mesh.cells))
-    uv = np.clip(mesh.pixels / framed.size, 0.0, 1.0)
-    return camera_to_world(camera, mesh.vertices), mesh.faces, uv
+    pixels, vertices = mesh.pixels, mesh.vertices
+    if level is not None:
+        # Built in the level camera: its vertices and pixels back into the photo camera's.
+        pixels = rotate_pixels(pixels, level.T, f, (cx, cy))
+        vertices = vertices @ level  # level frame -> photo camera frame
+    uv = np.clip(pixels / framed.size, 0.0, 1.0)
+    return camera_to_world(camera, vertices), mesh.faces, uv, camera
+
+
+def _level_rectangle(
+    profile: RowProfile,
+    rect: tuple[float, float, float, float],
+    outline_top: float,
+    level: NDArray[np.float64],
+    focal: float,
+    centre: tuple[float, float],
+) -> tuple[tuple[float, float, float, float], float]:
+    """The front face's trapezoid (straight lines through the sides' middle rows) seen by the
+    level camera: a rectangle there, since the face is upright; and the outline top's row."""
+    n = len(profile.left)
+    middle = slice(int(0.1 * n), max(int(0.9 * n), int(0.1 * n) + 2))
+    rows = profile.rows[middle]
+    left_line = np.polyfit(rows, profile.left[middle], 1)
+    right_line = np.polyfit(rows, profile.right[middle], 1)
+    _, _, top, bottom = rect
+    corners = np.array(
+        [
+            [np.polyval(left_line, top), top],
+            [np.polyval(right_line, top), top],
+            [np.polyval(left_line, bottom), bottom],
+            [np.polyval(right_line, bottom), bottom],
+            [(np.polyval(left_line, top) + np.polyval(right_line, top)) / 2, outline_top],
+        ]
+    )
+    turned = rotate_pixels(corners, level, focal, centre)
+    square = (
+        float((turned[0, 0] + turned[2, 0]) / 2),
+        float((turned[1, 0] + turned[3, 0]) / 2),
+        float((turned[0, 1] + turned[1, 1]) / 2),
+        float((turned[2, 1] + turned[3, 1]) / 2),
+    )
+    return square, float(turned[4, 1])
 
 
 def vertex_normals(vertices: NDArray[np.float64], faces: NDArray[np.int64]) -> NDArray[np.float64]:
