@@ -7,7 +7,7 @@ import sys
 import typer
 
 from meshforge import __version__
-from meshforge.cli import bench, doctor, generate, models
+from meshforge.cli import bench, doctor, generate, models, validate
 
 app = typer.Typer(
     name="meshforge",
@@ -18,6 +18,7 @@ app = typer.Typer(
 )
 app.command("generate")(generate.generate)
 app.command("doctor")(doctor.doctor)
+app.command("validate")(validate.validate)
 app.add_typer(models.app, name="models")
 app.add_typer(bench.app, name="bench")
 

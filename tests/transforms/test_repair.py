@@ -1,0 +1,229 @@
+"""repair: bad meshes come out closed, manifold and outward, with every action counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from meshes import CUBE_FACES, CUBE_VERTICES, box_asset
+from meshforge.asset import Asset, Mesh
+from meshforge.errors import TransformError
+from meshforge.transforms import dedup, repair, weld
+from meshforge.validate.checks import mesh_facts
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "waterbottle.png"
+ACTIONS = (
+    "nonfinite_faces_removed",
+    "degenerate_faces_removed",
+    "duplicate_faces_removed",
+    "non_manifold_faces_removed",
+    "small_parts_removed",
+    "small_part_faces_removed",
+    "holes_filled",
+    "hole_faces_added",
+    "holes_left",
+    "faces_flipped",
+    "unused_vertices_removed",
+    "vertex_normals_flipped",
+)
+
+
+def _details(**counts: int) -> dict[str, int]:
+    return {key: counts.get(key, 0) for key in ACTIONS}
+
+
+def _cube(vertices: np.ndarray = CUBE_VERTICES, faces: np.ndarray = CUBE_FACES) -> Asset:
+    return Asset(meshes=[Mesh(vertices=vertices, faces=faces)])
+
+
+def _volume(asset: Asset) -> float:
+    mesh = asset.meshes[0]
+    a, b, c = (mesh.vertices[mesh.faces[:, k]] for k in range(3))
+    return float(np.einsum("ij,ij->", a, np.cross(b, c)) / 6)
+
+
+def _closed(asset: Asset) -> None:
+    facts = mesh_facts(asset)
+    assert facts["watertight"] is True
+    assert facts["winding_consistent"] is True
+    assert facts["non_manifold_edges"] == 0
+    assert facts["degenerate_faces"] == 0
+    assert asset.reports[-1].warnings == []
+
+
+def test_clean_cube_is_unchanged() -> None:
+    asset = _cube().transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    assert asset.reports[-1].changes == {}
+    assert asset.reports[-1].details == _details()
+
+
+@pytest.mark.parametrize("asset", [Asset(meshes=[]), _cube(faces=np.zeros((0, 3)))])
+def test_empty_asset_raises(asset: Asset) -> None:
+    with pytest.raises(TransformError, match=r"^repair: the asset has no faces"):
+        asset.transform(repair())
+
+
+def test_all_nan_raises() -> None:
+    with pytest.raises(TransformError, match=r"^repair: every face has a NaN"):
+        _cube(vertices=np.full((8, 3), np.nan)).transform(repair())
+
+
+def test_nan_vertices() -> None:
+    vertices = np.vstack([CUBE_VERTICES, [[np.nan, 0.0, 0.0]], [[0.0, np.inf, 0.0]]])
+    faces = np.vstack([CUBE_FACES, [[0, 1, 8]], [[9, 2, 3]]])
+    asset = _cube(vertices, faces).transform(repair())
+    assert np.array_equal(asset.meshes[0].vertices, CUBE_VERTICES)
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    report = asset.reports[-1]
+    assert report.details == _details(nonfinite_faces_removed=2, unused_vertices_removed=2)
+    assert report.changes == {
+        "watertight": (False, True),
+        "winding_consistent": (False, True),
+        "boundary_edges": (4, 0),
+        "non_manifold_edges": (2, 0),
+        "faces": (14, 12),
+        "vertices": (10, 8),
+    }
+    _closed(asset)
+
+
+def test_zero_area_faces() -> None:
+    # A face with a repeated corner and a sliver along edge 0-1 (its third corner on the edge).
+    vertices = np.vstack([CUBE_VERTICES, [[0.0, 0.0, 0.5]]])
+    faces = np.vstack([CUBE_FACES, [[2, 2, 3]], [[0, 8, 1]]])
+    asset = _cube(vertices, faces).transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    assert asset.reports[-1].details == _details(
+        degenerate_faces_removed=2, unused_vertices_removed=1
+    )
+    _closed(asset)
+
+
+def test_duplicate_faces() -> None:
+    faces = np.vstack([CUBE_FACES, CUBE_FACES[3], CUBE_FACES[5, ::-1]])
+    asset = _cube(faces=faces).transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    report = asset.reports[-1]
+    assert report.details == _details(duplicate_faces_removed=2)
+    assert report.changes["non_manifold_edges"] == (6, 0)
+    _closed(asset)
+
+
+@pytest.mark.parametrize(("removed", "added"), [([7], 1), ([6, 7], 2)])
+def test_hole_is_filled(removed: list[int], added: int) -> None:
+    faces = np.delete(CUBE_FACES, removed, axis=0)
+    asset = _cube(faces=faces).transform(repair())
+    assert len(asset.meshes[0].faces) == 12
+    report = asset.reports[-1]
+    assert report.details == _details(holes_filled=1, hole_faces_added=added)
+    assert report.changes == {
+        "watertight": (False, True),
+        "boundary_edges": (2 + added, 0),
+        "faces": (12 - added, 12),
+    }
+    _closed(asset)
+    assert _volume(asset) == pytest.approx(1.0)
+
+
+def test_large_hole_is_left_with_a_warning() -> None:
+    asset = _cube(faces=CUBE_FACES[2:]).transform(repair(max_hole_edges=3))
+    report = asset.reports[-1]
+    assert report.details == _details(holes_left=1)
+    assert [w.code for w in report.warnings] == ["not-watertight"]
+    assert "4 boundary edges" in report.warnings[0].message
+    assert mesh_facts(asset)["watertight"] is False
+    assert _cube(faces=CUBE_FACES[2:]).transform(repair(fill_holes=False)).face_count == 10
+
+
+def test_hole_keeps_uvs_without_new_vertices() -> None:
+    asset = box_asset(1.0, 1.0, 1.0, textured=True)
+    asset.meshes[0].faces = asset.meshes[0].faces[:-1]
+    result = asset.transform(repair())
+    mesh = result.meshes[0]
+    assert np.array_equal(mesh.faces[:11], asset.meshes[0].faces)
+    assert np.array_equal(mesh.vertices, asset.meshes[0].vertices)
+    assert np.array_equal(mesh.uv, asset.meshes[0].uv)  # type: ignore[arg-type]
+    assert result.materials == asset.materials
+    _closed(result)
+
+
+def test_half_the_faces_flipped() -> None:
+    faces = CUBE_FACES.copy()
+    faces[::2] = faces[::2, ::-1]
+    broken = _cube(faces=faces)
+    assert mesh_facts(broken)["winding_consistent"] is False
+    asset = broken.transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    report = asset.reports[-1]
+    assert report.details == _details(faces_flipped=6)
+    assert report.changes == {"winding_consistent": (False, True)}
+    assert _volume(asset) == pytest.approx(1.0)
+    _closed(asset)
+
+
+def test_inside_out_cube_and_its_normals() -> None:
+    normals = -(CUBE_VERTICES - 0.5)
+    asset = Asset(meshes=[Mesh(CUBE_VERTICES, CUBE_FACES[:, ::-1], normals=normals)])
+    assert _volume(asset) == pytest.approx(-1.0)
+    result = asset.transform(repair())
+    assert _volume(result) == pytest.approx(1.0)
+    assert np.array_equal(result.meshes[0].normals, -normals)  # type: ignore[arg-type]
+    assert result.reports[-1].details == _details(faces_flipped=12, vertex_normals_flipped=8)
+
+
+def test_non_manifold_edge() -> None:
+    # A fin on edge 0-1: three faces share it.
+    vertices = np.vstack([CUBE_VERTICES, [[0.5, -1.0, 0.0]]])
+    faces = np.vstack([CUBE_FACES[:5], [[0, 1, 8]], CUBE_FACES[5:]])
+    broken = _cube(vertices, faces)
+    assert mesh_facts(broken)["non_manifold_edges"] == 1
+    asset = broken.transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    report = asset.reports[-1]
+    assert report.details == _details(non_manifold_faces_removed=1, unused_vertices_removed=1)
+    assert report.changes["non_manifold_edges"] == (1, 0)
+    _closed(asset)
+
+
+def test_small_floating_part() -> None:
+    speck = [[3.0, 0.0, 0.0], [3.01, 0.0, 0.0], [3.0, 0.01, 0.0]]
+    vertices = np.vstack([CUBE_VERTICES, speck])
+    faces = np.vstack([CUBE_FACES, [[8, 9, 10]]])
+    asset = _cube(vertices, faces).transform(repair())
+    assert np.array_equal(asset.meshes[0].vertices, CUBE_VERTICES)
+    assert asset.reports[-1].details == _details(
+        small_parts_removed=1, small_part_faces_removed=1, unused_vertices_removed=3
+    )
+    _closed(asset)
+    kept = _cube(vertices, faces).transform(repair(min_part_fraction=0.0, fill_holes=False))
+    assert kept.face_count == 13
+
+
+def test_two_meshes_are_repaired_together() -> None:
+    # The cube split across two meshes (materials): not a hole at the join.
+    asset = Asset(
+        meshes=[
+            Mesh(CUBE_VERTICES, CUBE_FACES[:6], material=0),
+            Mesh(CUBE_VERTICES, CUBE_FACES[6:], material=1),
+        ]
+    )
+    result = asset.transform(repair())
+    assert result.reports[-1].changes == {}
+    assert [len(m.faces) for m in result.meshes] == [6, 6]
+
+
+def test_generated_asset_is_untouched(tmp_path: Path) -> None:
+    from meshforge.api import generate
+
+    asset = generate(EXAMPLE, tmp_path, segmenter="color-key", thumbnail=False).asset
+    assert mesh_facts(asset)["watertight"] is True
+    result = asset.transform(weld(), dedup(), repair())
+    for report in result.reports[-3:]:
+        assert report.changes == {}
+        assert report.warnings == []
+    assert result.reports[-1].details == _details()
+    assert np.array_equal(result.meshes[0].faces, asset.meshes[0].faces)
+    assert np.array_equal(result.meshes[0].uv, asset.meshes[0].uv)  # type: ignore[arg-type]
