@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 
 from meshforge.asset import Asset, Camera, Material, Mesh, Texture
 
@@ -53,3 +54,27 @@ def box_asset(
         materials=[material],
         camera=camera,
     )
+
+
+def checker_sphere(subdivisions: int = 5) -> Asset:
+    """A unit icosphere with spherical UVs and a seam at u = 0 | 1 (the -Z meridian), textured
+    with a checker so texture shifts show in a render."""
+    sphere = trimesh.creation.icosphere(subdivisions=subdivisions)
+    vertices, faces = np.asarray(sphere.vertices), np.array(sphere.faces)
+    u = np.arctan2(vertices[:, 0], vertices[:, 2]) / (2 * np.pi) + 0.5
+    v = np.arccos(np.clip(vertices[:, 1], -1.0, 1.0)) / np.pi
+    uv = np.column_stack([u, v])
+    # Faces across the seam take copies of their low-u corners at u + 1.
+    corners = (np.ptp(uv[faces, 0], axis=1) > 0.5)[:, None] & (uv[faces, 0] < 0.5)
+    copied = np.unique(faces[corners])
+    index = np.zeros(len(vertices), dtype=np.int64)
+    index[copied] = np.arange(len(vertices), len(vertices) + len(copied))
+    faces[corners] = index[faces[corners]]
+    vertices = np.vstack([vertices, vertices[copied]])
+    uv = np.vstack([uv, uv[copied] + [1.0, 0.0]])
+    cells = (np.indices((256, 256)) // 32).sum(axis=0) % 2
+    grey = (cells * 200 + 30).astype(np.uint8)
+    image = np.stack([grey, grey, 255 - grey], axis=-1)
+    material = Material(name="checker", base_color_texture=Texture(image))
+    mesh = Mesh(vertices=vertices, faces=faces, uv=uv, normals=vertices.copy(), name="sphere")
+    return Asset(meshes=[mesh], materials=[material])

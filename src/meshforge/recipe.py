@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from meshforge.errors import RecipeError
 
 SegmenterName = Literal["auto", "u2net", "u2netp", "alpha", "color-key"]
-ExportFormat = Literal["glb", "obj", "stl", "ply"]
-EXPORT_FORMATS: tuple[str, ...] = ("glb", "obj", "stl", "ply")
+ExportFormat = Literal["glb", "gltf", "obj", "stl", "ply", "3mf", "usdz"]
+EXPORT_FORMATS: tuple[str, ...] = ("glb", "gltf", "obj", "stl", "ply", "3mf", "usdz")
 DEFAULT_HEIGHT_M = 0.25
 
 
@@ -91,7 +91,9 @@ class OutputSpec(Options):
         description="Base name of the output files (default: the photo's file name).",
     )
     formats: tuple[ExportFormat, ...] = Field(
-        default=("glb",), min_length=1, description="Export formats, e.g. glb,obj,stl,ply."
+        default=("glb",),
+        min_length=1,
+        description="Export formats: glb, gltf, obj, stl, ply, 3mf, usdz.",
     )
     thumbnail: bool = Field(default=True, description="Write NAME.png, a rendered thumbnail.")
     thumbnail_size: int = Field(default=512, ge=64, le=4096, description="Thumbnail side (px).")

@@ -101,4 +101,45 @@ def test_unknown_format_and_empty_asset(tmp_path: Path) -> None:
 
 
 def test_registry_lists_every_format() -> None:
-    assert set(exporters()) == {"glb", "obj", "stl", "ply"}
+    assert set(exporters()) == {"glb", "gltf", "obj", "stl", "3mf", "ply", "usdz"}
+
+
+@pytest.mark.parametrize("name", sorted(exporters()))
+def test_failed_write_keeps_the_existing_files(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if name == "usdz":
+        pytest.importorskip("pxr")
+    asset = box_asset(0.1, 0.2, 0.3, textured=True)
+    save(asset, tmp_path / f"box.{name}")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def disk_full(self: Path, data: bytes) -> int:
+        with self.open("wb") as handle:
+            handle.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(ExportError, match="No space left on device"):
+        save(box_asset(1, 1, 1, textured=True), tmp_path / f"box.{name}")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_the_recipe_offers_every_registered_format() -> None:
+    from meshforge.export.registry import exporters
+    from meshforge.recipe import EXPORT_FORMATS
+
+    assert sorted(EXPORT_FORMATS) == sorted(exporters())
+
+
+def test_stl_reads_back_in_metres_y_up(tmp_path: Path) -> None:
+    from meshforge.api import load
+
+    asset = box_asset(0.1, 0.2, 0.3).transform(pivot())
+    save(asset, tmp_path / "box.stl")
+    back = load(tmp_path / "box.stl")
+    np.testing.assert_allclose(back.bounds(), asset.bounds(), atol=1e-6)
+    # A rotation, not a reflection: the faces still point outwards.
+    tri = back.meshes[0].vertices[back.meshes[0].faces]
+    volume = np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6
+    assert volume == pytest.approx(float(np.prod(asset.extents())), rel=1e-5)

@@ -22,6 +22,19 @@ def test_center() -> None:
     assert (low + high).tolist() == pytest.approx([0.0, 0.0, 0.0])
 
 
+def test_origin_keeps_the_asset_where_it_is() -> None:
+    original = box_asset(2.0, 4.0, 1.0, offset=(3.0, -1.0, 5.0))
+    asset = original.transform(pivot("origin"))
+    assert asset.bounds().tolist() == original.bounds().tolist()
+    report = asset.reports[-1]
+    assert report.changes == {} and report.details["bounds_m"] == [[2, -3, 4.5], [4, 1, 5.5]]
+
+
+def test_unknown_position_is_an_error() -> None:
+    with pytest.raises(ValueError, match="bottom-center"):
+        pivot("top")  # type: ignore[arg-type]
+
+
 def test_user_transform_goes_through_the_same_call() -> None:
     def flatten(asset, ctx):  # type: ignore[no-untyped-def]
         ctx.warn("flat", "made flat")

@@ -54,7 +54,29 @@ def test_scale_moves_the_camera_with_the_mesh() -> None:
 
 
 def test_only_one_dimension_may_be_given() -> None:
-    with pytest.raises(ValueError, match="only one of height, width or depth"):
+    with pytest.raises(ValueError, match="only one of height, width, depth or box"):
         ScaleOptions(height=1.0, width=2.0)
     with pytest.raises(ValueError, match="greater than 0"):
         scale(height=-1.0)
+
+
+def test_box_fits_inside_keeping_proportions() -> None:
+    asset = box_asset(2.0, 4.0, 1.0).transform(scale(box=(0.5, 0.5, 0.5)))
+    assert asset.extents().tolist() == pytest.approx([0.25, 0.5, 0.125])
+    report = asset.reports[-1]
+    assert report.changes["height_m"] == (4.0, 0.5)
+    assert report.details["box_m"] == [0.5, 0.5, 0.5] and report.warnings == []
+    assert asset.size is not None and asset.size.source == "user"
+
+
+def test_box_limited_by_width() -> None:
+    asset = box_asset(2.0, 4.0, 1.0).transform(scale(box=(0.1, 1.0, 1.0)))
+    assert asset.extents().tolist() == pytest.approx([0.1, 0.2, 0.05])
+    assert asset.reports[-1].changes["width_m"] == (2.0, 0.1)
+
+
+def test_box_excludes_other_sizes() -> None:
+    with pytest.raises(ValueError, match="only one of"):
+        ScaleOptions(height=1.0, box=(1.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="greater than 0"):
+        scale(box=(1.0, 0.0, 1.0))

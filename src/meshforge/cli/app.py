@@ -7,7 +7,7 @@ import sys
 import typer
 
 from meshforge import __version__
-from meshforge.cli import bench, doctor, generate, models, validate
+from meshforge.cli import bench, convert, doctor, generate, models, optimize, validate
 
 app = typer.Typer(
     name="meshforge",
@@ -19,6 +19,8 @@ app = typer.Typer(
 app.command("generate")(generate.generate)
 app.command("doctor")(doctor.doctor)
 app.command("validate")(validate.validate)
+app.command("convert")(convert.convert)
+app.command("optimize")(optimize.optimize)
 app.add_typer(models.app, name="models")
 app.add_typer(bench.app, name="bench")
 

@@ -14,6 +14,11 @@ from rich.table import Table
 
 from meshforge import __version__
 
+FBX_NOTE = (
+    "FBX: not supported. The only maintained registry package that writes FBX is Blender's "
+    "`bpy` (hundreds of MB, tied to one Python version); export GLB, glTF or USDZ instead."
+)
+
 # (import name, distribution, what it enables, extra that installs it)
 PARTS = [
     ("numpy", "numpy", "core", None),
@@ -23,6 +28,7 @@ PARTS = [
     ("triangle", "triangle", "silhouette engine", None),
     ("trimesh", "trimesh", "mesh import", None),
     ("pillow_heif", "pillow-heif", "HEIC / AVIF photos", "heif"),
+    ("pxr", "usd-core", "USDZ export", "usdz"),
     ("fastapi", "fastapi", "REST service", "service"),
     ("celery", "celery", "distributed workers", "distributed"),
     ("sqlalchemy", "sqlalchemy", "PostgreSQL catalog", "postgres"),
@@ -58,5 +64,6 @@ def doctor() -> None:
         status = "[green]ok[/]" if ok else "[yellow]missing[/] (meshforge models install)"
         table.add_row(f"model {name}", status, str(model_path(name)))
     console.print(table)
+    console.print(escape(FBX_NOTE), highlight=False)
     if problems:
         raise typer.Exit(code=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,10 @@ from meshforge.recipe import (
     build_recipe,
     field_help,
 )
+
+if TYPE_CHECKING:
+    from meshforge.pipeline import GenerateResult
+    from meshforge.validate.profiles import Profile
 
 console = Console(stderr=True)
 
@@ -54,6 +58,12 @@ def generate(
     thumbnail: bool = typer.Option(
         True, "--thumbnail/--no-thumbnail", help=field_help(OutputSpec, "thumbnail")
     ),
+    profile: str | None = typer.Option(
+        None,
+        "--profile",
+        help="Run this profile's transforms on the result, re-save and validate it "
+        "(exit 1 when a required check fails).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
@@ -67,6 +77,9 @@ def generate(
         engine_options["shape"] = shape
     with exit_on_error():
         from meshforge.pipeline import run
+        from meshforge.validate.profiles import load_profile
+
+        chosen = load_profile(profile) if profile is not None else None
 
         recipe = build_recipe(
             {
@@ -101,10 +114,37 @@ def generate(
                         task, completed=e.fraction, description=e.stage
                     ),
                 )
+        passed = _apply_profile(result, chosen) if chosen is not None else True
     if as_json:
         typer.echo(json.dumps(result.report, indent=2))
     elif not quiet:
         _summary(result.report, result.report_path)
+    if not passed:
+        raise typer.Exit(code=1)
+
+
+def _apply_profile(result: GenerateResult, profile: Profile) -> bool:
+    """Run the profile's transforms, re-save the outputs, validate the first output the profile
+    accepts (else the first) and add it all to the report as ``profile``; True when it passed."""
+    from meshforge.cli.convert import apply_profile
+    from meshforge.export.registry import save
+    from meshforge.reporting import write_report
+    from meshforge.validate.report import validate_file
+
+    asset, reports = apply_profile(result.asset, profile)
+    files = {fmt: paths[0] for fmt, paths in result.outputs.items() if fmt != "thumbnail"}
+    for fmt, path in files.items():
+        save(asset, path, fmt)
+    checked = next((files[f] for f in profile.formats if f in files), next(iter(files.values())))
+    validation = validate_file(checked, profile)
+    result.asset = asset
+    result.report["profile"] = {
+        "name": profile.name,
+        "transforms": [r.to_dict() for r in reports],
+        "validation": validation.to_dict(),
+    }
+    write_report(result.report, result.report_path)
+    return validation.passed
 
 
 def _summary(report: dict[str, Any], report_path: Path) -> None:
@@ -134,3 +174,11 @@ def _summary(report: dict[str, Any], report_path: Path) -> None:
     out.print(f"[bold]{'report':<10}[/] {report_path}", soft_wrap=True, highlight=False)
     for warning in report["warnings"]:
         out.print(f"[yellow]warning[/] {warning['stage']}: {warning['message']}", highlight=False)
+    if "profile" in report:
+        for stage in report["profile"]["transforms"]:
+            changes = ", ".join(f"{k} {b} -> {a}" for k, (b, a) in stage["changes"].items())
+            out.print(f"[bold]{stage['stage']:<10}[/] {changes or 'done'}", highlight=False)
+        validation = report["profile"]["validation"]
+        failed = [c["id"] for c in validation["checks"] if c["status"] == "FAIL"]
+        verdict = "PASSED" if validation["passed"] else f"FAILED: {', '.join(failed)}"
+        out.print(f"[bold]{'profile':<10}[/] {validation['profile']} {verdict}", highlight=False)

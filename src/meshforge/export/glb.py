@@ -2,12 +2,14 @@
 
 One node per mesh, positions in metres, +Y up. Base-colour, normal and ORM textures are embedded;
 texture coordinates are stored as they are in the Asset (glTF's v-down convention).
+``build_document`` makes the glTF document that both GLB and ``.gltf`` (gltf.py) write.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,16 @@ ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 LINEAR_MIPMAP_LINEAR, LINEAR, REPEAT = 9987, 9729, 10497
 
 
-class _Builder:
-    """Accumulates the binary chunk and the JSON arrays that index into it."""
+class Builder:
+    """Accumulates the binary buffer and the JSON arrays that index into it.
 
-    def __init__(self) -> None:
+    Images go into the buffer, or, when ``image_uri`` is given, into ``external`` as
+    ``(uri, bytes)`` pairs named by ``image_uri(image_index, mime_type)``.
+    """
+
+    def __init__(self, image_uri: Callable[[int, str], str] | None = None) -> None:
+        self.image_uri = image_uri
+        self.external: list[tuple[str, bytes]] = []
         self.blob = bytearray()
         self.gltf: dict[str, Any] = {
             "asset": {"version": "2.0", "generator": f"meshforge {__version__}"},
@@ -68,7 +76,12 @@ class _Builder:
     def texture(self, texture: Texture) -> int:
         data, mime = encode_texture(texture.image)
         images = self.gltf.setdefault("images", [])
-        images.append({"bufferView": self.view(data), "mimeType": mime, "name": texture.name})
+        if self.image_uri is None:
+            images.append({"bufferView": self.view(data), "mimeType": mime, "name": texture.name})
+        else:
+            uri = self.image_uri(len(images), mime)
+            self.external.append((uri, data))
+            images.append({"uri": uri, "mimeType": mime, "name": texture.name})
         samplers = self.gltf.setdefault("samplers", [])
         if not samplers:
             samplers.append(
@@ -105,26 +118,20 @@ class _Builder:
         self.gltf["materials"].append(entry)
         return len(self.gltf["materials"]) - 1
 
-    def finish(self) -> bytes:
+    def finish(self, buffer: dict[str, Any] | None = None) -> None:
+        """Pad the buffer and describe it (``buffer`` adds keys such as its ``uri``)."""
         while len(self.blob) % 4:
             self.blob.append(0)
-        self.gltf["buffers"] = [{"byteLength": len(self.blob)}]
-        text = json.dumps(self.gltf, separators=(",", ":")).encode("utf-8")
-        text += b" " * (-len(text) % 4)
-        total = 12 + 8 + len(text) + 8 + len(self.blob)
-        return b"".join(
-            [
-                struct.pack("<4sII", b"glTF", 2, total),
-                struct.pack("<I4s", len(text), b"JSON"),
-                text,
-                struct.pack("<I4s", len(self.blob), b"BIN\x00"),
-                bytes(self.blob),
-            ]
-        )
+        self.gltf["buffers"] = [{"byteLength": len(self.blob), **(buffer or {})}]
 
 
-def to_glb(asset: Asset) -> bytes:
-    builder = _Builder()
+def build_document(
+    asset: Asset,
+    image_uri: Callable[[int, str], str] | None = None,
+    buffer: dict[str, Any] | None = None,
+) -> Builder:
+    """The glTF document of ``asset`` with its binary buffer (and external images)."""
+    builder = Builder(image_uri)
     material_index = [builder.material(m) for m in asset.materials]
     for mesh in asset.meshes:
         attributes = {
@@ -151,7 +158,24 @@ def to_glb(asset: Asset) -> bytes:
         builder.gltf["scenes"][0]["nodes"].append(len(builder.gltf["nodes"]) - 1)
     if asset.size is not None:
         builder.gltf["scenes"][0]["extras"] = {"meshforge": {"size": asset.size.to_dict()}}
-    return builder.finish()
+    builder.finish(buffer)
+    return builder
+
+
+def to_glb(asset: Asset) -> bytes:
+    builder = build_document(asset)
+    text = json.dumps(builder.gltf, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    total = 12 + 8 + len(text) + 8 + len(builder.blob)
+    return b"".join(
+        [
+            struct.pack("<4sII", b"glTF", 2, total),
+            struct.pack("<I4s", len(text), b"JSON"),
+            text,
+            struct.pack("<I4s", len(builder.blob), b"BIN\x00"),
+            bytes(builder.blob),
+        ]
+    )
 
 
 def write_glb(asset: Asset, path: Path) -> list[Path]:

@@ -27,9 +27,9 @@ def register_exporter(exporter: Exporter) -> None:
 
 def exporters() -> dict[str, Exporter]:
     if not _EXPORTERS:
-        from meshforge.export import glb, obj, ply, stl
+        from meshforge.export import glb, gltf, obj, ply, stl, threemf, usdz
 
-        for module in (glb, obj, stl, ply):
+        for module in (glb, gltf, obj, stl, threemf, ply, usdz):
             register_exporter(module.EXPORTER)
     return dict(_EXPORTERS)
 
@@ -64,6 +64,10 @@ def save(asset: Asset, path: str | Path, format: str | None = None) -> list[Path
 
 def write_atomically(path: Path, data: bytes) -> Path:
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

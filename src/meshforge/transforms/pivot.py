@@ -1,5 +1,11 @@
-"""``pivot``: put the origin at the bottom centre of the bounding box (AR Quick Look, Shopify
-and Amazon viewers stand assets on y = 0 around their origin)."""
+"""``pivot``: put the origin where the target expects it.
+
+* ``bottom-center`` (default): the bottom centre of the bounding box, so the asset stands on
+  y = 0 around its origin (AR Quick Look, Shopify and Amazon viewers);
+* ``center``: the centre of the bounding box (turntables, games that rotate props in place);
+* ``origin``: the asset's own origin is kept and nothing moves (the report says where the
+  bounding box lies), for files whose origin was placed on purpose.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +18,25 @@ from meshforge.asset import Asset
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
 
+PivotPosition = Literal["bottom-center", "center", "origin"]
+
 
 class PivotOptions(Options):
-    position: Literal["bottom-center", "center"] = Field(
+    position: PivotPosition = Field(
         default="bottom-center", description="Where the origin goes in the bounding box."
     )
 
 
-def pivot(position: Literal["bottom-center", "center"] = "bottom-center") -> Transform:
+def pivot(position: PivotPosition = "bottom-center") -> Transform:
     options = PivotOptions(position=position)
     return Transform(name="pivot", function=lambda a, c: _pivot(a, c, options), options=options)
 
 
 def _pivot(asset: Asset, ctx: Context, options: PivotOptions) -> Asset:
     low, high = asset.bounds()
+    if options.position == "origin":
+        ctx.report.note("bounds_m", [[round(float(v), 6) for v in row] for row in (low, high)])
+        return asset
     anchor = (low + high) / 2
     if options.position == "bottom-center":
         anchor[1] = low[1]

@@ -46,7 +46,10 @@ CheckId = Literal[
 ]
 CHECK_IDS: tuple[str, ...] = get_args(CheckId)
 # Every check is required unless a profile says otherwise; the geometric guesses only warn.
-DEFAULT_LEVELS: dict[str, CheckLevel] = {check: "error" for check in CHECK_IDS}  # noqa: C420 | {"up_axis": "warning"}
+WARNING_ONLY: dict[str, CheckLevel] = {"up_axis": "warning"}
+DEFAULT_LEVELS: dict[str, CheckLevel] = {
+    check: WARNING_ONLY.get(check, "error") for check in CHECK_IDS
+}
 
 
 class Budgets(Options):
@@ -77,7 +80,8 @@ class SizeRange(Options):
 
 
 class TransformSpec(Options):
-    """A transform the profile implies, by name with its options (data only for now)."""
+    """A transform the profile implies, by name with its options; run by
+    ``meshforge.transforms.chain.transforms_for``."""
 
     name: str = Field(description="The transform's name, e.g. decimate.")
     options: dict[str, Any] = Field(default_factory=dict, description="Its options.")

@@ -1,8 +1,9 @@
 """Run a profile's checks on an Asset (and its file) into a ValidationReport: JSON and text.
 
 The JSON form carries ``schema: "meshforge.validation/1"`` so that tools reading it can tell
-versions apart. The report says what was not checked rather than pretending it was: the Khronos
-glTF Validator is not run yet.
+versions apart. A .glb/.gltf file is also run through the Khronos glTF Validator (check
+``gltf_validator``, always required: 0 errors; warnings are listed). A validator that is not
+installed fails that check, so no profile passes an unverified file.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ from typing import Any
 
 from meshforge.asset import Asset
 from meshforge.validate import checks as c
+from meshforge.validate.gltf_validator import (
+    GltfValidation,
+    check_gltf_validator,
+    run_gltf_validator,
+)
 from meshforge.validate.profiles import Profile
 
 SCHEMA = "meshforge.validation/1"
-NOT_RUN = "The Khronos glTF Validator is not run yet: the file's glTF conformance is not checked."
 _UNIT_M = {"m": 1.0, "mm": 0.001}
+_SHOWN_WARNINGS = 10
 
 
 @dataclass
@@ -29,6 +35,7 @@ class ValidationReport:
     results: list[c.CheckResult]
     file: str | None = None
     notes: list[str] = field(default_factory=list)
+    gltf_validation: GltfValidation | None = None
 
     @property
     def passed(self) -> bool:
@@ -55,6 +62,9 @@ class ValidationReport:
             "counts": {k.lower(): v for k, v in counts.items()},
             "checks": [r.to_dict() for r in self.results],
             "notes": list(self.notes),
+            "gltf_validator": (
+                self.gltf_validation.to_dict() if self.gltf_validation is not None else None
+            ),
         }
 
     def summary(self) -> str:
@@ -91,11 +101,13 @@ def validate_asset(
     path: str | os.PathLike[str] | None = None,
 ) -> ValidationReport:
     """Check ``asset`` against ``profile``; with ``path``, also the file's format and size, and
-    (for glTF) the materials and textures as the file stores them."""
+    (for glTF) the materials and textures as the file stores them and the Khronos glTF
+    Validator's verdict."""
     source = Path(path) if path is not None else None
     textures, materials = c.asset_textures(asset), c.asset_materials(asset)
     notes: list[str] = []
-    if source is not None and source.suffix.lower() in (".glb", ".gltf"):
+    is_gltf = source is not None and source.suffix.lower() in (".glb", ".gltf")
+    if source is not None and is_gltf:
         try:
             gltf, binary = c.read_gltf(source)
         except (OSError, ValueError) as exc:
@@ -136,26 +148,37 @@ def validate_asset(
     if b.vertices is not None:
         vertices = b.vertices
         runs.append(("vertices", lambda: c.check_vertices(asset, vertices)))
+    # glTF is metres and +Y up by specification, and ``api.load`` reads STL (millimetres, +Z up,
+    # as slicers write it) into metres and +Y up; the profile's unit and up axis describe the
+    # other, unit-less files (OBJ, PLY) as they are.
+    in_metres = is_gltf or (source is not None and source.suffix.lower() == ".stl")
+    up = "+y" if in_metres else profile.up_axis
     if profile.real_size is not None:
         low, high = profile.real_size.min_m, profile.real_size.max_m
-        # glTF is metres by specification; the profile's unit is for unit-less STL/OBJ/PLY.
-        is_gltf = source is not None and source.suffix.lower() in (".glb", ".gltf")
-        unit = 1.0 if is_gltf else _UNIT_M[profile.units]
+        unit = 1.0 if in_metres else _UNIT_M[profile.units]
         runs.append(("real_size", lambda: c.check_real_size(asset, low, high, unit)))
     if profile.pivot != "any":
         rule = profile.pivot
-        runs.append(("pivot", lambda: c.check_pivot(asset, rule, profile.up_axis)))
-    runs.append(("up_axis", lambda: c.check_up_axis(asset, profile.up_axis)))
+        runs.append(("pivot", lambda: c.check_pivot(asset, rule, up)))
+    runs.append(("up_axis", lambda: c.check_up_axis(asset, up)))
 
     results = []
     for check_id, run in runs:
         level = profile.level(check_id)
         if level != "off":
             results.append(run().with_severity(level))
-    if source is not None and source.suffix.lower() in (".glb", ".gltf"):
-        notes.append(NOT_RUN)
+    validation = None
+    if source is not None and is_gltf:
+        # Required whatever the profile says: a profile cannot pass a file the validator rejects.
+        validation = run_gltf_validator(source)
+        results.append(check_gltf_validator(validation))
+        warnings = [i for i in validation.issues if i.severity == "warning"]
+        notes.extend(f"glTF Validator warning {issue}" for issue in warnings[:_SHOWN_WARNINGS])
+        if validation.num_warnings > _SHOWN_WARNINGS:
+            more = validation.num_warnings - _SHOWN_WARNINGS
+            notes.append(f"glTF Validator: {more} more warning(s), listed in the JSON report")
     return ValidationReport(
-        profile.name, results, str(source) if source is not None else None, notes
+        profile.name, results, str(source) if source is not None else None, notes, validation
     )
 
 

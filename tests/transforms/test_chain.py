@@ -1,0 +1,41 @@
+"""chain: profile transform lists become steps; unknown names and options are errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshforge.errors import InputError
+from meshforge.transforms.chain import build_chain, transforms_for
+from meshforge.validate.profiles import Profile, builtin_profiles, load_profile
+
+
+@pytest.mark.parametrize("name", builtin_profiles())
+def test_every_builtin_profile_runs(name: str) -> None:
+    steps = transforms_for(load_profile(name))
+    assert steps and all(callable(s) for s in steps)
+
+
+def test_names_and_options_come_from_the_profile() -> None:
+    shopify = [(s.name, s.options_dict()) for s in transforms_for(load_profile("shopify"))]
+    assert [n for n, _ in shopify] == ["weld", "repair", "decimate", "pivot"]
+    assert shopify[2][1]["target_faces"] == 100_000
+    assert [s.name for s in transforms_for(load_profile("print"))] == [
+        "weld",
+        "solidify",
+        "pivot",
+    ]
+
+
+def test_unknown_names_are_named() -> None:
+    profile = Profile.model_validate(
+        {"name": "x", "formats": ["glb"], "transforms": [{"name": "frobnicate"}, {"name": "zap"}]}
+    )
+    with pytest.raises(InputError, match=r"profile x: unknown transform.*'frobnicate', 'zap'"):
+        transforms_for(profile)
+
+
+def test_bad_options_are_errors() -> None:
+    with pytest.raises(InputError, match=r"pivot.*mode"):
+        build_chain([("pivot", {"mode": "center"})])
+    with pytest.raises(InputError, match="decimate"):
+        build_chain([("decimate", {"target_faces": -1})])

@@ -1,0 +1,102 @@
+"""unwrap: one non-overlapping xatlas atlas per material, geometry unchanged, textures dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+from pydantic import ValidationError
+
+from meshes import CUBE_FACES, CUBE_VERTICES
+from meshforge.asset import Asset, Material, Mesh, Texture
+from meshforge.transforms import unwrap
+from meshforge.transforms.unwrap import UnwrapOptions
+
+
+def cube() -> Asset:
+    return Asset(meshes=[Mesh(vertices=CUBE_VERTICES, faces=CUBE_FACES, name="cube")])
+
+
+def sphere() -> Asset:
+    s = trimesh.creation.icosphere(subdivisions=3)
+    mesh = Mesh(vertices=s.vertices, faces=s.faces, uv=np.zeros((len(s.vertices), 2)))
+    texture = Texture(np.zeros((4, 4, 3), dtype=np.uint8))
+    return Asset(meshes=[mesh], materials=[Material(base_color_texture=texture)])
+
+
+def texel_cover(uv: np.ndarray, faces: np.ndarray, size: int) -> np.ndarray:
+    """How many triangles strictly contain each texel centre."""
+    count = np.zeros((size, size), dtype=np.int64)
+    for tri in uv[faces] * size:
+        lo, hi = np.floor(tri.min(axis=0)).astype(int), np.ceil(tri.max(axis=0)).astype(int)
+        cols, rows = np.meshgrid(np.arange(lo[0], hi[0]), np.arange(lo[1], hi[1]))
+        p = np.column_stack([cols.ravel() + 0.5, rows.ravel() + 0.5])
+        a, b, c = tri
+        m = np.column_stack([b - a, c - a])
+        w = np.linalg.solve(m, (p - a).T).T
+        inside = (w[:, 0] > 1e-9) & (w[:, 1] > 1e-9) & (w.sum(axis=1) < 1 - 1e-9)
+        count[rows.ravel()[inside], cols.ravel()[inside]] += 1
+    return count
+
+
+@pytest.mark.parametrize("make", [cube, sphere])
+def test_atlas_covers_every_face_without_overlap(make: object) -> None:
+    before = make()  # type: ignore[operator]
+    after = before.transform(unwrap(resolution=256, padding=2))
+    old, new = before.meshes[0], after.meshes[0]
+    assert new.uv is not None and len(new.uv) == len(new.vertices)
+    assert new.uv.min() >= 0.0 and new.uv.max() <= 1.0
+    assert len(new.faces) == len(old.faces)
+    # Every face keeps its corners' positions exactly; vertices are only split along seams.
+    assert np.array_equal(new.vertices[new.faces], old.vertices[old.faces])
+    assert len(new.vertices) >= len(old.vertices)
+    t = new.uv[new.faces]
+    e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+    areas = np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
+    assert np.all(areas > 0)  # no face collapsed to a point or a line in UV space
+    cover = texel_cover(new.uv, new.faces, 256)
+    assert cover.max() == 1  # no texel in two triangles: the charts do not overlap
+    assert cover.sum() > 0.3 * 256 * 256
+
+
+def test_reports_charts_atlas_and_vertices() -> None:
+    before = cube()
+    after = before.transform(unwrap(resolution=256))
+    report = after.reports[-1]
+    atlas = report.details["atlases"][0]
+    assert report.stage == "unwrap"
+    assert report.details["charts"] == atlas["charts"] >= 1
+    assert atlas["material"] == 0 and 0.2 < atlas["utilization"] <= 1.0
+    assert report.changes["vertices"] == (8, after.vertex_count)
+    assert report.details["meshes"] == [
+        {"mesh": "cube", "charts": atlas["charts"], "vertices": [8, after.vertex_count]}
+    ]
+    assert report.warnings == []
+
+
+def test_drops_textures_mapped_by_the_old_uvs_and_says_so() -> None:
+    after = sphere().transform(unwrap(resolution=256))
+    assert after.materials[0].base_color_texture is None
+    report = after.reports[-1]
+    assert report.changes["textures"] == (1, 0)
+    assert [w.code for w in report.warnings] == ["textures-dropped"]
+
+
+def test_meshes_sharing_a_material_share_one_atlas() -> None:
+    shifted = Mesh(vertices=CUBE_VERTICES + 2.0, faces=CUBE_FACES, name="b")
+    asset = Asset(meshes=[cube().meshes[0], shifted])
+    after = asset.transform(unwrap(resolution=256))
+    assert len(after.reports[-1].details["atlases"]) == 1
+    first, second = after.meshes
+    assert first.uv is not None and second.uv is not None
+    uv = np.concatenate([first.uv, second.uv])
+    faces = np.concatenate([first.faces, second.faces + len(first.uv)])
+    assert texel_cover(uv, faces, 256).max() == 1
+
+
+def test_options_are_validated() -> None:
+    assert UnwrapOptions().resolution == 1024 and UnwrapOptions().padding == 4
+    with pytest.raises(ValidationError):
+        unwrap(resolution=8)
+    with pytest.raises(ValidationError):
+        UnwrapOptions(margin=2)  # type: ignore[call-arg]
