@@ -10,6 +10,7 @@ from meshforge.asset import Asset, Material, Mesh
 from meshforge.errors import TransformError
 from meshforge.render.raster import fit_camera, render
 from meshforge.transforms import bake, decimate, unwrap
+from meshforge.transforms.bake import rasterise_uv
 
 
 def grid_plane(n: int, height: float = 0.0) -> Asset:
@@ -57,10 +58,11 @@ def test_base_colour_render_matches_the_source(sphere: Asset, baked: Asset) -> N
 def test_reports_the_maps_and_coverage(sphere: Asset, baked: Asset) -> None:
     report = baked.reports[-1]
     assert report.stage == "bake"
-    assert report.changes["textures"] == (0, 2)
+    assert report.changes["textures"] == (0, 3)
     assert report.details["source"] == {"faces": 20480, "vertices": sphere.vertex_count}
     facts = report.details["baked"][0]
-    assert facts["maps"] == ["base_color", "normal"] and facts["size"] == [512, 512]
+    assert facts["maps"] == ["base_color", "normal", "orm"] and facts["size"] == [512, 512]
+    assert facts["ao_mean"] > 0.98  # a convex sphere occludes nothing
     assert 0.4 < facts["coverage"] < 0.8
     assert facts["distance_max"] < 0.01  # decimate's deviation from the dense sphere
     material = baked.materials[0]
@@ -119,3 +121,72 @@ def test_target_without_uvs_is_an_error() -> None:
     bare = Asset(meshes=[Mesh(vertices=plane.meshes[0].vertices, faces=plane.meshes[0].faces)])
     with pytest.raises(TransformError, match="no UVs"):
         bare.transform(bake(plane))
+
+
+def cup() -> Asset:
+    """A 1 m open box with 0.1 m walls and floor (outward faces, flat normals), roughness 0.6
+    and metallic 0.2."""
+    import trimesh
+
+    outer = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    inner = trimesh.creation.box(extents=(0.8, 1.0, 0.8))
+    inner.apply_translation((0.0, 0.1, 0.0))
+    solid = outer.difference(inner)
+    corners = solid.vertices[solid.faces].reshape(-1, 3)
+    mesh = Mesh(
+        vertices=corners,
+        faces=np.arange(len(corners)).reshape(-1, 3),
+        normals=np.repeat(solid.face_normals, 3, axis=0),
+    )
+    return Asset(meshes=[mesh], materials=[Material(roughness_factor=0.6, metallic_factor=0.2)])
+
+
+def test_flat_plane_is_unoccluded() -> None:
+    plane = grid_plane(4)
+    out = plane.transform(bake(plane, size=64, dilate=0))
+    material = out.materials[0]
+    assert material.occlusion_roughness_metallic_texture is not None
+    orm = material.occlusion_roughness_metallic_texture.image
+    assert orm[..., 0].min() >= 250  # AO >= 0.98: nothing in front of a plane (measured 1.0)
+    assert out.reports[-1].details["baked"][0]["ao_mean"] >= 0.98
+
+
+def test_cup_floor_is_darker_than_its_rim_and_sides() -> None:
+    asset = cup()
+    out = asset.transform(unwrap(resolution=256), bake(asset, size=256))
+    mesh, material = out.meshes[0], out.materials[0]
+    orm = material.occlusion_roughness_metallic_texture
+    assert orm is not None and mesh.uv is not None and mesh.normals is not None
+    texel, tri, bary = rasterise_uv(mesh.uv, mesh.faces, 256)
+    points = np.einsum("ij,ijk->ik", bary, mesh.vertices[mesh.faces[tri]])
+    normal = mesh.normals[mesh.faces[tri]].mean(axis=1)
+    ao = orm.image.reshape(-1, 3)[texel, 0] / 255.0
+    floor = (normal[:, 1] > 0.9) & (points[:, 1] < 0) & (np.abs(points[:, [0, 2]]) < 0.2).all(1)
+    rim = (normal[:, 1] > 0.9) & (points[:, 1] > 0.49)
+    side = (normal[:, 0] > 0.9) & (points[:, 0] > 0.49)
+    # Measured: floor 0.19 (a 0.8 m opening 0.9 m up: about sin^2(24 deg) = 0.17), rim and
+    # outer side 1.0.
+    assert floor.sum() > 100 and ao[floor].mean() < 0.35
+    assert ao[rim].mean() > 0.9 and ao[side].mean() > 0.9
+
+
+def test_orm_carries_roughness_and_metallic() -> None:
+    asset = cup()
+    out = asset.transform(unwrap(resolution=128), bake(asset, size=128, ao_directions=16))
+    material = out.materials[0]
+    orm = material.occlusion_roughness_metallic_texture
+    assert orm is not None
+    assert (material.roughness_factor, material.metallic_factor) == (1.0, 1.0)
+    texel, _, _ = rasterise_uv(out.meshes[0].uv, out.meshes[0].faces, 128)  # type: ignore[arg-type]
+    covered = orm.image.reshape(-1, 3)[texel]
+    assert set(covered[:, 1].tolist()) == {153} and set(covered[:, 2].tolist()) == {51}
+    facts = out.reports[-1].details["baked"][0]
+    assert facts["maps"] == ["base_color", "normal", "orm"]
+    assert out.reports[-1].changes["textures"] == (0, 3)
+
+
+def test_without_ao_there_is_no_orm() -> None:
+    plane = grid_plane(1)
+    out = plane.transform(bake(plane, size=32, ao=False))
+    assert out.materials[0].occlusion_roughness_metallic_texture is None
+    assert out.materials[0].roughness_factor == Material().roughness_factor

@@ -1,7 +1,10 @@
 """GLB (binary glTF 2.0) with metallic-roughness PBR materials, written directly.
 
 One node per mesh, positions in metres, +Y up. Base-colour, normal and ORM textures are embedded;
-texture coordinates are stored as they are in the Asset (glTF's v-down convention).
+texture coordinates are stored as they are in the Asset (glTF's v-down convention). Primitives
+with a normal texture also get NORMAL and TANGENT: the tangent frame ``bake`` wrote the map in
+(tangent along +u, ``cross(normal, tangent) * w`` up the image, towards -v, which is the +Y of
+glTF's normal textures), so viewers need not generate their own MikkTSpace frame, which can differ.
 ``build_document`` makes the glTF document that both GLB and ``.gltf`` (gltf.py) write.
 """
 
@@ -139,13 +142,34 @@ def build_document(
                 mesh.vertices.astype(np.float32), "VEC3", ARRAY_BUFFER, bounds=True
             )
         }
-        if mesh.normals is not None:
+        normals = mesh.normals
+        material = (
+            asset.materials[min(mesh.material, len(asset.materials) - 1)]
+            if asset.materials
+            else None
+        )
+        mapped = (
+            material is not None
+            and material.normal_texture is not None
+            and mesh.uv is not None
+            and len(mesh.faces) > 0
+        )
+        if mapped and normals is None:
+            from meshforge.transforms.decimate import vertex_normals
+
+            normals = vertex_normals(mesh.vertices, mesh.faces)  # what bake used
+        if normals is not None:
+            normals = unit_normals(normals)
             attributes["NORMAL"] = builder.accessor(
-                mesh.normals.astype(np.float32), "VEC3", ARRAY_BUFFER
+                normals.astype(np.float32), "VEC3", ARRAY_BUFFER
             )
         if mesh.uv is not None:
             attributes["TEXCOORD_0"] = builder.accessor(
                 mesh.uv.astype(np.float32), "VEC2", ARRAY_BUFFER
+            )
+        if mapped and normals is not None and mesh.uv is not None:
+            attributes["TANGENT"] = builder.accessor(
+                vertex_tangents(mesh.vertices, mesh.faces, mesh.uv, normals), "VEC4", ARRAY_BUFFER
             )
         indices = builder.accessor(
             mesh.faces.astype(np.uint32).ravel(), "SCALAR", ELEMENT_ARRAY_BUFFER
@@ -160,6 +184,30 @@ def build_document(
         builder.gltf["scenes"][0]["extras"] = {"meshforge": {"size": asset.size.to_dict()}}
     builder.finish(buffer)
     return builder
+
+
+def vertex_tangents(
+    vertices: NDArray[np.float64],
+    faces: NDArray[np.int64],
+    uv: NDArray[np.float64],
+    normals: NDArray[np.float64],
+) -> NDArray[np.float32]:
+    """glTF TANGENT (V, 4) float32: ``bake``'s per-vertex tangent frame, with w = +1 or -1 the
+    handedness most of the vertex's faces have; unit length even where UVs are degenerate."""
+    from meshforge.transforms.bake import vertex_tangents as frame
+
+    unit = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-300)
+    tangent, face_sign = frame(vertices, faces, uv, unit)
+    missing = np.linalg.norm(tangent, axis=1) < 0.5  # no UV gradient: any vector orthogonal
+    if missing.any():
+        helper = np.where(np.abs(unit[missing, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+        t = helper - unit[missing] * np.einsum("ij,ij->i", helper, unit[missing])[:, None]
+        tangent[missing] = t / np.linalg.norm(t, axis=1, keepdims=True)
+    votes = np.zeros(len(vertices))
+    for k in range(3):
+        np.add.at(votes, faces[:, k], face_sign)
+    w = np.where(votes < 0, -1.0, 1.0)
+    return np.column_stack([tangent, w]).astype(np.float32)
 
 
 def to_glb(asset: Asset) -> bytes:
@@ -183,3 +231,12 @@ def write_glb(asset: Asset, path: Path) -> list[Path]:
 
 
 EXPORTER = Exporter("glb", ".glb", write_glb, "binary glTF 2.0, PBR metallic-roughness")
+
+
+def unit_normals(normals: NDArray[np.float64]) -> NDArray[np.float64]:
+    """glTF requires unit NORMALs: normalise, and give vertices of no area (a zero or non-finite
+    normal, e.g. a vertex only degenerate faces use) +Y rather than an invalid accessor."""
+    normals = np.nan_to_num(np.asarray(normals, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    unit = np.where(length > 1e-12, normals / np.maximum(length, 1e-12), [0.0, 1.0, 0.0])
+    return np.asarray(unit, dtype=np.float64)

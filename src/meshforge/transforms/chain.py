@@ -8,10 +8,18 @@ Each entry names a built-in factory and gives its keyword options::
 
 Unknown names and unknown or invalid options are an InputError that names them. Factories are
 imported only when a chain is built, so ``import meshforge`` stays light.
+
+``bake`` needs a source asset, which a list of names cannot give: in a chain it bakes from the
+asset as it entered the first step before it that loses the look (``decimate``, ``lods``,
+``unwrap`` or ``solidify``: they reduce the geometry or drop the textures), else as it entered
+the bake itself. That step's input is recorded when the chain runs; steps that move the asset
+(``scale``, ``orient``, ``pivot``) between the two would put source and target in different
+frames, so they are an error there: place them after the bake.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 from collections.abc import Callable, Iterable, Mapping
@@ -21,10 +29,16 @@ from pydantic import ValidationError
 
 from meshforge.errors import InputError
 from meshforge.recipe import describe_validation_error
-from meshforge.transforms.base import Transform
+from meshforge.transforms.base import Context, Transform
+
+if TYPE_CHECKING:
+    from meshforge.asset import Asset
 
 if TYPE_CHECKING:
     from meshforge.validate.profiles import Profile
+
+LOOK_LOSING = frozenset({"decimate", "lods", "unwrap", "solidify"})
+MOVING = frozenset({"scale", "orient", "pivot"})
 
 # name -> module under meshforge.transforms holding a factory of the same name.
 BUILTIN: tuple[str, ...] = (
@@ -90,7 +104,64 @@ def build_chain(specs: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Transfor
             stage="transforms",
             hint=f"Use one of: {', '.join(sorted(known))}.",
         )
-    return [build_transform(name, options) for name, options in pairs]
+    steps: list[Transform] = []
+    for index, (name, options) in enumerate(pairs):
+        if name == "bake" and "source" not in options:
+            steps.append(_chained_bake(steps, [n for n, _ in pairs[:index]], options))
+        else:
+            steps.append(build_transform(name, options))
+    return steps
+
+
+class _Recorded:
+    """The asset one step of a chain received, kept for a later ``bake``."""
+
+    def __init__(self) -> None:
+        self.asset: Asset | None = None
+
+    def wrap(self, step: Transform) -> Transform:
+        def record(asset: Asset, ctx: Context) -> Asset:
+            self.asset = asset
+            return step(asset, ctx)
+
+        return dataclasses.replace(step, function=record)
+
+
+def _chained_bake(
+    steps: list[Transform], before: list[str], options: Mapping[str, Any]
+) -> Transform:
+    """A bake whose source is recorded from an earlier step of the chain (module docstring);
+    ``steps`` (those before it) gets the recording step wrapped in place."""
+    from meshforge.transforms.bake import BakeOptions, bake_asset
+
+    try:
+        checked = BakeOptions(**dict(options))
+    except ValidationError as exc:
+        raise InputError(
+            f"transform bake: {describe_validation_error(exc)}",
+            stage="transforms",
+            hint="Check the options given to bake.",
+        ) from exc
+    at = next((i for i, n in enumerate(before) if n in LOOK_LOSING), len(before))
+    moving = sorted({n for n in before[at:] if n in MOVING})
+    if moving:
+        raise InputError(
+            f"bake bakes from the asset before {before[at]}, but {', '.join(moving)} moves it "
+            "in between",
+            stage="transforms",
+            hint="Place scale, orient and pivot after bake.",
+        )
+    recorded = _Recorded()
+    bake_step = Transform(
+        name="bake",
+        function=lambda asset, ctx: bake_asset(
+            asset, ctx, asset if recorded.asset is None else recorded.asset, checked
+        ),
+        options=checked,
+    )
+    if at < len(steps):
+        steps[at] = recorded.wrap(steps[at])
+    return bake_step
 
 
 def transforms_for(profile: Profile) -> list[Transform]:
