@@ -8,8 +8,8 @@ from numpy.typing import NDArray
 
 from meshforge.asset import Camera, Material, Texture
 from meshforge.engines.silhouette.delight import luminance, srgb_to_linear
-from meshforge.engines.silhouette.engine import vertex_normals
 from meshforge.engines.silhouette.texture import bake_texture, push_pull
+from meshforge.geometry import vertex_normals
 from meshforge.image.frame import FramedImage
 from meshforge.render.camera import orbit_pose
 from meshforge.render.raster import render

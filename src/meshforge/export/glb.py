@@ -155,9 +155,11 @@ def build_document(
             and len(mesh.faces) > 0
         )
         if mapped and normals is None:
-            from meshforge.transforms.decimate import vertex_normals
+            from meshforge.geometry import vertex_normals
 
-            normals = vertex_normals(mesh.vertices, mesh.faces)  # what bake used
+            normals = vertex_normals(
+                mesh.vertices, mesh.faces, join_positions=True
+            )  # what bake used
         if normals is not None:
             normals = unit_normals(normals)
             attributes["NORMAL"] = builder.accessor(

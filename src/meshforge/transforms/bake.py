@@ -42,6 +42,7 @@ from meshforge.asset import Asset, FloatArray, IntArray, Material, Mesh, Texture
 from meshforge.errors import TransformError
 from meshforge.recipe import Options
 from meshforge.render.occlusion import DepthMaps, orthographic_scene
+from meshforge.render.shading import linear_to_srgb, srgb_to_linear
 from meshforge.transforms.base import Context, Transform
 
 CANDIDATES = 8  # source triangles tried per texel (those with the nearest centroids)
@@ -393,14 +394,6 @@ def bilinear(image: NDArray[np.uint8], uv: FloatArray) -> FloatArray:
     return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64)
 
 
-def srgb_to_linear(c: FloatArray) -> FloatArray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(c: FloatArray) -> FloatArray:
-    return np.where(c <= 0.0031308, c * 12.92, 1.055 * np.power(c, 1 / 2.4) - 0.055)
-
-
 def vertex_tangents(
     vertices: FloatArray, faces: IntArray, uv: FloatArray, normals: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
@@ -427,9 +420,9 @@ def vertex_tangents(
 def _smooth_normals(mesh: Mesh) -> FloatArray:
     if mesh.normals is not None:
         return _unit(mesh.normals)
-    from meshforge.transforms.decimate import vertex_normals
+    from meshforge.geometry import vertex_normals
 
-    return vertex_normals(mesh.vertices, mesh.faces)
+    return vertex_normals(mesh.vertices, mesh.faces, join_positions=True)
 
 
 def _prepare_source(source: Asset) -> Source:

@@ -20,6 +20,7 @@ from pydantic import Field, model_validator
 
 from meshforge.asset import Asset, FloatArray, IntArray, Mesh
 from meshforge.errors import DependencyError, TransformError
+from meshforge.geometry import row_ids, vertex_normals
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
 
@@ -166,7 +167,9 @@ def decimate_mesh(mesh: Mesh, target_faces: int, options: DecimateOptions) -> Me
     new_uv = None
     if uv is not None:
         new_uv = carry_uv(vertices, faces, uv, points, survivors, root)
-    normals = vertex_normals(points, new_faces) if mesh.normals is not None else None
+    normals = (
+        vertex_normals(points, new_faces, join_positions=True) if mesh.normals is not None else None
+    )
     return dataclasses.replace(mesh, vertices=points, faces=new_faces, uv=new_uv, normals=normals)
 
 
@@ -176,11 +179,9 @@ def weld_corners(
     """Merge corners that share position and UV (split only by normals): only seams stay split."""
     used = np.unique(faces)
     key = vertices[used] if uv is None else np.column_stack([vertices[used], uv[used]])
-    rounded = np.ascontiguousarray(np.round(key, 9) + 0.0)
-    rows = rounded.view(np.dtype((np.void, rounded.dtype.itemsize * rounded.shape[1]))).ravel()
-    _, first, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    inverse, first = row_ids(key)
     remap = np.zeros(len(vertices), dtype=np.int64)
-    remap[used] = inverse.reshape(-1)
+    remap[used] = inverse
     keep = used[first]
     return vertices[keep], None if uv is None else uv[keep], remap[faces]
 
@@ -230,22 +231,3 @@ def carry_uv(
     still = np.all(points == vertices[survivors], axis=1)  # locked or never moved: exact UVs
     out[still] = uv[survivors[still]]
     return out
-
-
-def vertex_normals(vertices: FloatArray, faces: IntArray) -> FloatArray:
-    """Area-weighted vertex normals, shared by vertices at the same position (smooth seams)."""
-    rounded = np.ascontiguousarray(np.round(vertices, 9) + 0.0)
-    rows = rounded.view(np.dtype((np.void, rounded.dtype.itemsize * 3))).ravel()
-    _, group = np.unique(rows, return_inverse=True)
-    group = group.reshape(-1)
-    tri = vertices[faces]
-    face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 x area
-    corner_group = group[faces].reshape(-1)
-    count = int(group.max()) + 1
-    sums = np.column_stack(
-        [np.bincount(corner_group, np.repeat(face_normals[:, k], 3), count) for k in range(3)]
-    )
-    normals = np.asarray(sums[group], dtype=np.float64)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    unit: FloatArray = np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
-    return unit

@@ -17,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from meshforge.asset import Asset, FloatArray, IntArray, Mesh
+from meshforge.geometry import row_ids
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
 
@@ -46,10 +47,7 @@ def weld(tolerance: float = 1e-6, keep_seams: bool = True) -> Transform:
 
 def position_ids(vertices: FloatArray, decimals: int = 9) -> IntArray:
     """One id per distinct position (rounded to ``decimals``), as viewers and slicers see it."""
-    rounded = np.ascontiguousarray(np.round(vertices, decimals) + 0.0)
-    rows = rounded.view(np.dtype((np.void, rounded.dtype.itemsize * 3))).ravel()
-    _, inverse = np.unique(rows, return_inverse=True)
-    return np.asarray(inverse.reshape(-1), dtype=np.int64)
+    return row_ids(vertices, decimals)[0]
 
 
 def cluster_positions(vertices: FloatArray, tolerance: float) -> IntArray:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from meshforge.asset import Asset, Material, Texture
+from meshforge.geometry import row_ids
 
 
 def _welded_faces(asset: Asset) -> NDArray[np.int64]:
@@ -26,10 +27,7 @@ def _welded_faces(asset: Asset) -> NDArray[np.int64]:
     offsets = np.cumsum([0] + [len(m.vertices) for m in asset.meshes[:-1]])
     faces = np.concatenate([m.faces + o for m, o in zip(asset.meshes, offsets, strict=True)])
     # Weld on positions rounded to 1e-9 m: identical points share one id.
-    rounded = np.ascontiguousarray(np.round(vertices, 9) + 0.0)
-    rows = rounded.view(np.dtype((np.void, rounded.dtype.itemsize * 3))).ravel()
-    _, inverse = np.unique(rows, return_inverse=True)
-    return np.asarray(inverse.reshape(-1)[faces], dtype=np.int64)
+    return np.asarray(row_ids(vertices)[0][faces], dtype=np.int64)
 
 
 def _counts(pairs: NDArray[np.int64], n: int) -> NDArray[np.int64]:

@@ -54,6 +54,7 @@ from meshforge.engines.silhouette.symmetry import (
 )
 from meshforge.engines.silhouette.texture import bake_texture
 from meshforge.errors import EngineError
+from meshforge.geometry import vertex_normals
 from meshforge.image.frame import FramedImage
 from meshforge.render.camera import orbit_pose
 from meshforge.transforms.base import StageReport
@@ -342,14 +343,3 @@ def _level_rectangle(
         float((turned[2, 1] + turned[3, 1]) / 2),
     )
     return square, float(turned[4, 1])
-
-
-def vertex_normals(vertices: NDArray[np.float64], faces: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Area-weighted vertex normals."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    return np.asarray(normals / np.maximum(length, 1e-12), dtype=np.float64)
