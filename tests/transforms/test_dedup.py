@@ -90,3 +90,14 @@ def test_empty_asset_is_fine() -> None:
     result = Asset(meshes=[]).transform(dedup())
     assert result.meshes == []
     assert result.reports[-1].changes == {}
+
+
+def test_unique_faces_with_ids_too_wide_to_pack() -> None:
+    # Ids spread over 2**60 cannot be packed three to an int64 key; the mask stays the same.
+    from meshforge.transforms.dedup import unique_face_mask
+
+    faces = np.array([[0, 1, 2], [2, 0, 1], [1, 2, 3], [3, 2, 1], [0, 1, 3], [0, 2, 1]])
+    wide = np.array([0, 2**60, 5, 2**61])
+    expected = [True, False, True, False, True, False]
+    assert unique_face_mask(faces, wide).tolist() == expected
+    assert unique_face_mask(faces, np.arange(4)).tolist() == expected

@@ -227,3 +227,90 @@ def test_generated_asset_is_untouched(tmp_path: Path) -> None:
     assert result.reports[-1].details == _details()
     assert np.array_equal(result.meshes[0].faces, asset.meshes[0].faces)
     assert np.array_equal(result.meshes[0].uv, asset.meshes[0].uv)  # type: ignore[arg-type]
+
+
+def test_many_small_parts_go_and_an_inside_out_part_turns() -> None:
+    # A unit cube, eight specks (each far under 1% of its area) between its faces, and a half-size
+    # cube wound inside out (25% of the area: kept, and turned outward).
+    specks = np.vstack([[[10.0 + i, 0.0, 0.0], [10.01 + i, 0.0, 0.0], [10.0 + i, 0.01, 0.0]]
+                        for i in range(8)])  # fmt: skip
+    small = CUBE_VERTICES * 0.5 + [3.0, 0.0, 0.0]
+    vertices = np.vstack([CUBE_VERTICES, specks, small])
+    faces = np.vstack(
+        [CUBE_FACES[:6], 8 + np.arange(24).reshape(8, 3), CUBE_FACES[6:], CUBE_FACES[:, ::-1] + 32]
+    )
+    asset = _cube(vertices, faces).transform(repair())
+    mesh = asset.meshes[0]
+    assert np.array_equal(mesh.vertices, np.vstack([CUBE_VERTICES, small]))
+    assert np.array_equal(mesh.faces, np.vstack([CUBE_FACES, CUBE_FACES + 8]))
+    report = asset.reports[-1]
+    assert report.details == _details(
+        small_parts_removed=8,
+        small_part_faces_removed=8,
+        faces_flipped=12,
+        unused_vertices_removed=24,
+    )
+    assert report.changes == {
+        "watertight": (False, True),
+        "boundary_edges": (24, 0),
+        "faces": (32, 24),
+        "vertices": (40, 16),
+    }
+    _closed(asset)
+
+
+def test_two_fins_on_one_edge() -> None:
+    # Four faces on edge 0-1: the cube's two (three shared edges each) stay, both fins go.
+    vertices = np.vstack([CUBE_VERTICES, [[0.5, -1.0, 0.0]], [[-1.0, -0.5, 0.5]]])
+    faces = np.vstack([CUBE_FACES[:3], [[0, 1, 8]], CUBE_FACES[3:], [[1, 0, 9]]])
+    broken = _cube(vertices, faces)
+    asset = broken.transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, CUBE_FACES)
+    report = asset.reports[-1]
+    assert report.details == _details(non_manifold_faces_removed=2, unused_vertices_removed=2)
+    assert report.changes == {
+        "watertight": (False, True),
+        "winding_consistent": (False, True),
+        "boundary_edges": (4, 0),
+        "non_manifold_edges": (1, 0),
+        "faces": (14, 12),
+        "vertices": (10, 8),
+    }
+    _closed(asset)
+
+
+def test_mixed_winding_on_a_large_mesh() -> None:
+    # 81,920 faces: past 46,341, where face-pair keys overflow 32-bit integers.
+    import trimesh
+
+    sphere = trimesh.creation.icosphere(subdivisions=6)
+    faces = np.asarray(sphere.faces, dtype=np.int64)
+    mixed = faces.copy()
+    mixed[1::2] = mixed[1::2, ::-1]
+    asset = _cube(np.asarray(sphere.vertices), mixed).transform(repair())
+    assert np.array_equal(asset.meshes[0].faces, faces)
+    report = asset.reports[-1]
+    assert report.details == _details(faces_flipped=40_960)
+    assert report.changes == {"winding_consistent": (False, True)}
+    _closed(asset)
+
+
+def test_reported_facts_are_the_validators() -> None:
+    # Holes, a fin, a repeated face and flipped faces across two meshes: every fact the report
+    # gives before and after is what validation measures on the input and the output.
+    vertices = np.vstack([CUBE_VERTICES, [[0.5, -1.0, 0.0]]])
+    faces = np.vstack([CUBE_FACES, [[0, 1, 8]], CUBE_FACES[4]])
+    faces[[1, 6, 9]] = faces[[1, 6, 9], ::-1]
+    faces = np.delete(faces, [2, 11], axis=0)
+    broken = Asset(
+        meshes=[
+            Mesh(vertices, faces[:5], material=0),
+            Mesh(vertices, faces[5:], material=1),
+        ]
+    )
+    result = broken.transform(repair())
+    before, after = mesh_facts(broken), mesh_facts(result)
+    changes = result.reports[-1].changes
+    for key in ("watertight", "winding_consistent", "boundary_edges", "non_manifold_edges"):
+        assert changes.get(key, (before[key], before[key])) == (before[key], after[key])
+    assert changes["non_manifold_edges"] == (4, 0)

@@ -100,3 +100,31 @@ def test_clean_mesh_is_unchanged_and_input_untouched() -> None:
 def test_options_are_validated() -> None:
     with pytest.raises(ValueError, match="tolerance"):
         weld(tolerance=-1.0)
+
+
+def test_kept_vertices_come_in_order_of_first_appearance() -> None:
+    # Corners 0, 3 and 5 share a point and a UV, corner 1 shares the point but not the UV.
+    vertices = np.array([[0, 0, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0]], float)
+    uv = np.array([[0, 0], [0.5, 0], [1, 0], [0, 0], [0, 1], [0, 0]], float)
+    faces = np.array([[0, 2, 4], [1, 2, 4], [3, 4, 2], [5, 2, 4]])
+    asset = Asset(meshes=[Mesh(vertices=vertices, faces=faces, uv=uv)]).transform(weld())
+    mesh = asset.meshes[0]
+    assert np.array_equal(mesh.vertices, vertices[[0, 1, 2, 4]])
+    assert np.array_equal(mesh.uv, uv[[0, 1, 2, 4]])  # type: ignore[arg-type]
+    assert np.array_equal(mesh.faces, [[0, 2, 3], [1, 2, 3], [0, 3, 2], [0, 2, 3]])
+    assert asset.reports[-1].details == {
+        "vertices_merged": 2,
+        "seam_vertices_kept": 1,
+        "collapsed_faces_removed": 0,
+    }
+
+
+def test_nan_attributes_never_match() -> None:
+    # Four corners at one point: two with one UV merge, two with a NaN UV stay apart.
+    vertices = np.array([[0, 0, 0]] * 4 + [[1, 0, 0], [0, 1, 0]], float)
+    uv = np.array([[0, 0], [np.nan, 0], [0, 0], [np.nan, 0], [1, 0], [0, 1]], float)
+    faces = np.array([[0, 4, 5], [1, 4, 5], [2, 4, 5], [3, 4, 5]])
+    asset = Asset(meshes=[Mesh(vertices=vertices, faces=faces, uv=uv)]).transform(weld())
+    mesh = asset.meshes[0]
+    assert np.array_equal(mesh.faces, [[0, 3, 4], [1, 3, 4], [0, 3, 4], [2, 3, 4]])
+    assert asset.reports[-1].details["seam_vertices_kept"] == 2

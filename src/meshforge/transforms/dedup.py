@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from meshforge.asset import Asset, IntArray, Material, Mesh, Texture
+from meshforge.geometry import first_occurrence, int_row_keys
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
 from meshforge.transforms.weld import position_ids
@@ -37,11 +38,14 @@ def unique_face_mask(faces: IntArray, ids: IntArray) -> NDArray[np.bool_]:
     """True for the first of every group of faces over the same three ``ids`` (any order)."""
     if len(faces) == 0:
         return np.zeros(0, dtype=bool)
-    key = np.sort(ids[faces], axis=1)
-    _, first = np.unique(key, axis=0, return_index=True)
-    keep = np.zeros(len(faces), dtype=bool)
-    keep[first] = True
-    return keep
+    corners = ids[faces]
+    # Sort each row's three ids with a min/max network (cheaper than np.sort along axis 1),
+    # then pack the sorted row into one int64 so a 1-D stable sort finds the first copies.
+    a, b, c = corners[:, 0], corners[:, 1], corners[:, 2]
+    low, high = np.minimum(a, b), np.maximum(a, b)
+    middle, high = np.minimum(high, c), np.maximum(high, c)
+    low, middle = np.minimum(low, middle), np.maximum(low, middle)
+    return first_occurrence(int_row_keys(np.column_stack([low, middle, high])))
 
 
 def drop_unused_vertices(mesh: Mesh) -> tuple[Mesh, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from numpy.typing import NDArray
 from pydantic import Field
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -54,12 +53,13 @@ def cluster_positions(vertices: FloatArray, tolerance: float) -> IntArray:
     """Cluster ids: points within ``tolerance`` of each other share one, transitively (a chain of
     close points becomes one cluster). Non-finite points are never merged with anything."""
     n = len(vertices)
-    exact = position_ids(vertices, decimals=12)
+    exact, first = row_ids(vertices, 12)
     finite = np.isfinite(vertices).all(axis=1)
-    # Non-finite points get ids of their own past every finite one.
-    exact = np.where(finite, exact, exact.max(initial=0) + 1 + np.arange(n))
-    _, first, exact = np.unique(exact, return_index=True, return_inverse=True)
-    exact = exact.reshape(-1)
+    if not finite.all():
+        # Non-finite points get ids of their own past every finite one.
+        exact = np.where(finite, exact, exact.max(initial=0) + 1 + np.arange(n))
+        _, first, exact = np.unique(exact, return_index=True, return_inverse=True)
+        exact = exact.reshape(-1)
     if tolerance > 0 and len(first) > 1:
         points = vertices[first]
         ok = np.flatnonzero(np.isfinite(points).all(axis=1))
@@ -74,6 +74,33 @@ def cluster_positions(vertices: FloatArray, tolerance: float) -> IntArray:
     return np.asarray(exact, dtype=np.int64)
 
 
+def _lowest_member(labels: IntArray) -> IntArray:
+    """For every element, the lowest index that carries its (non-negative) label."""
+    lowest = np.full(int(labels.max()) + 1, len(labels), dtype=np.int64)
+    np.minimum.at(lowest, labels, np.arange(len(labels)))
+    return lowest[labels]
+
+
+def _split_groups(leader: IntArray, attributes: FloatArray) -> IntArray:
+    """``leader`` (each vertex's lowest cluster member) refined so that vertices whose rounded
+    attributes differ lead groups of their own. Only clusters with several vertices need the
+    comparison, so only those are sorted; a NaN attribute never equals anything (as in
+    ``np.unique``)."""
+    shared = np.flatnonzero(np.bincount(leader)[leader] > 1)
+    if len(shared) == 0:
+        return leader
+    rows = attributes[shared]
+    # Stable lexsort: equal rows stay in vertex order, so each run starts at its lowest vertex.
+    order = np.lexsort((*rows.T[::-1], leader[shared]))
+    members, ranked = shared[order], rows[order]
+    start = np.r_[True, (ranked[1:] != ranked[:-1]).any(axis=1)]
+    start[1:] |= leader[members[1:]] != leader[members[:-1]]
+    runs = np.flatnonzero(start)
+    refined = leader.copy()
+    refined[members] = members[np.repeat(runs, np.diff(np.r_[runs, len(members)]))]
+    return refined
+
+
 def weld_mesh(mesh: Mesh, tolerance: float, keep_seams: bool) -> tuple[Mesh, int, int]:
     """The welded mesh, the faces that collapsed (dropped) and the vertices kept apart by seams.
 
@@ -83,31 +110,28 @@ def weld_mesh(mesh: Mesh, tolerance: float, keep_seams: bool) -> tuple[Mesh, int
     if n == 0:
         return mesh, 0, 0
     cluster = cluster_positions(mesh.vertices, tolerance)
-    keys: list[NDArray[np.float64]] = [cluster[:, None].astype(np.float64)]
+    columns: list[FloatArray] = []
     if keep_seams:
         if mesh.uv is not None:
-            keys.append(np.round(mesh.uv, UV_DECIMALS) + 0.0)
+            columns.append(np.round(mesh.uv, UV_DECIMALS) + 0.0)
         if mesh.normals is not None:
-            keys.append(np.round(mesh.normals, NORMAL_DECIMALS) + 0.0)
-    key = np.ascontiguousarray(np.hstack(keys))
-    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    seams = len(first) - len(np.unique(cluster))
-    # Number the kept vertices in order of first appearance, so a welded mesh stays stable.
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    remap = rank[inverse]
-    keep = first[order]
-    # Every vertex of a position cluster moves onto the cluster's first vertex, closing cracks.
-    _, cluster_first = np.unique(cluster, return_index=True)
-    anchor = cluster_first[np.searchsorted(np.unique(cluster), cluster[keep])]
+            columns.append(np.round(mesh.normals, NORMAL_DECIMALS) + 0.0)
+    # Clusters and vertex groups are each named by their lowest vertex, so kept vertices come in
+    # order of first appearance and a welded mesh stays stable.
+    anchor = _lowest_member(cluster)
+    leader = _split_groups(anchor, np.hstack(columns)) if columns else anchor
+    index = np.arange(n)
+    kept = leader == index
+    keep = np.flatnonzero(kept)
+    seams = len(keep) - int(np.count_nonzero(anchor == index))
+    remap = (np.cumsum(kept) - 1)[leader]
     faces = remap[mesh.faces]
     collapsed = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2])
     collapsed |= faces[:, 0] == faces[:, 2]
     welded = dataclasses.replace(
         mesh,
-        vertices=mesh.vertices[anchor],
+        # Every vertex of a position cluster moves onto its first vertex, closing cracks.
+        vertices=mesh.vertices[anchor[keep]],
         faces=faces[~collapsed],
         uv=None if mesh.uv is None else mesh.uv[keep],
         normals=None if mesh.normals is None else mesh.normals[keep],
