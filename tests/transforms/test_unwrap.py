@@ -100,3 +100,73 @@ def test_options_are_validated() -> None:
         unwrap(resolution=8)
     with pytest.raises(ValidationError):
         UnwrapOptions(margin=2)  # type: ignore[call-arg]
+
+
+def two_squares(uv_offset: tuple[float, float]) -> Asset:
+    """Two separate unit squares in one mesh; the second's UVs are the first's, moved."""
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
+    vertices = np.vstack([square, square + np.array([3.0, 0.0, 0.0])])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
+    first = square[:, :2] * 0.5
+    uv = np.vstack([first, first + uv_offset])
+    texture = Texture(np.full((8, 8, 3), 200, dtype=np.uint8))
+    mesh = Mesh(vertices=vertices, faces=faces, uv=uv)
+    return Asset(meshes=[mesh], materials=[Material(base_color_texture=texture)])
+
+
+def test_a_usable_layout_and_its_texture_are_kept() -> None:
+    before = two_squares((0.5, 0.5))
+    after = before.transform(unwrap())
+    assert after.meshes[0] is before.meshes[0]
+    assert after.materials[0].base_color_texture is before.materials[0].base_color_texture
+    report = after.reports[-1]
+    assert report.details["kept"] == [{"material": 0, "overlap": 0.0}]
+    assert report.details["atlases"] == [] and report.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("offset", "reason"),
+    [
+        ((0.0, 0.0), "50.0% of the UV area overlaps"),  # both squares on one place
+        ((1.0, 0.0), "UVs outside [0, 1] (tiling)"),
+    ],
+)
+def test_overlapping_or_tiling_layouts_get_a_fresh_atlas(
+    offset: tuple[float, float], reason: str
+) -> None:
+    after = two_squares(offset).transform(unwrap(resolution=256))
+    report = after.reports[-1]
+    assert [a["reason"] for a in report.details["atlases"]] == [reason]
+    assert after.materials[0].base_color_texture is None
+    assert [w.code for w in report.warnings] == ["textures-dropped"]
+
+
+def test_keep_existing_off_always_unwraps() -> None:
+    after = two_squares((0.5, 0.5)).transform(unwrap(resolution=256, keep_existing=False))
+    assert after.reports[-1].details["atlases"][0]["reason"] == "keep_existing is off"
+    assert after.materials[0].base_color_texture is None
+
+
+def test_merge_materials_gives_one_atlas_and_one_material() -> None:
+    a = trimesh.creation.box()
+    b = trimesh.creation.box()
+    b.apply_translation((3, 0, 0))
+    red = Material(name="red", base_color_factor=(1, 0, 0, 1), roughness_factor=0.3)
+    glass = Material(name="glass", alpha_mode="BLEND", double_sided=True)
+    asset = Asset(
+        meshes=[Mesh(a.vertices, a.faces, material=0), Mesh(b.vertices, b.faces, material=1)],
+        materials=[red, glass],
+    )
+    after = asset.transform(unwrap(resolution=256, merge_materials=True))
+    assert [m.material for m in after.meshes] == [0, 0]
+    assert len(after.materials) == 1
+    merged = after.materials[0]
+    assert (merged.name, merged.alpha_mode, merged.double_sided) == ("merged", "BLEND", True)
+    assert merged.roughness_factor == 0.3  # the first material's settings
+    uv = np.vstack([m.uv[m.faces].reshape(-1, 2) for m in after.meshes if m.uv is not None])
+    offsets = [0, len(after.meshes[0].vertices)]
+    all_uv = np.vstack([m.uv for m in after.meshes if m.uv is not None])
+    all_faces = np.vstack([m.faces + o for m, o in zip(after.meshes, offsets, strict=True)])
+    assert texel_cover(all_uv, all_faces, 256).max() == 1  # one atlas: no chart overlaps
+    assert uv.min() >= 0 and uv.max() <= 1
+    assert after.reports[-1].changes["materials"] == (2, 1)

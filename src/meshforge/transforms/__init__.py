@@ -8,6 +8,7 @@ from meshforge.transforms.lods import lods
 from meshforge.transforms.orient import orient
 from meshforge.transforms.pivot import pivot
 from meshforge.transforms.repair import repair
+from meshforge.transforms.resize import resize
 from meshforge.transforms.scale import scale
 from meshforge.transforms.solidify import solidify
 from meshforge.transforms.unwrap import unwrap
@@ -24,6 +25,7 @@ __all__ = [
     "orient",
     "pivot",
     "repair",
+    "resize",
     "scale",
     "solidify",
     "unwrap",

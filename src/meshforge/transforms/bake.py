@@ -24,6 +24,12 @@ At the source point it samples:
   tangents from the target's UVs (per-vertex sums of face tangents, orthogonalised against the
   normal, MikkTSpace-like), glTF's convention (+X along +u, +Y up in the image, i.e. towards -v).
 
+With ``keep_existing`` (the default), maps the target's material already has are kept, not
+re-baked: a material still holds textures only while its UVs are the ones they were made for
+(``unwrap`` drops them when it makes a fresh atlas; ``decimate`` keeps UVs exactly), so they are
+the source's own pixels at their own resolution. Only the missing maps are baked, e.g. a normal
+map and ambient occlusion after ``decimate`` on an asset that had only a base colour texture.
+
 Texels outside every chart are filled from the nearest chart texel up to ``dilate`` texels away,
 so bilinear filtering and mip-maps do not pull in background. The baked maps replace the target
 material's textures; the base colour factor becomes white since the bake already includes it.
@@ -64,6 +70,11 @@ class BakeOptions(Options):
     ao_directions: int = Field(
         default=32, ge=8, le=256, description="Directions over the sphere AO averages over."
     )
+    keep_existing: bool = Field(
+        default=True,
+        description="Keep the maps the target's material already has (they fit its UVs) and "
+        "bake only the missing ones; False re-bakes every map.",
+    )
     dilate: int = Field(
         default=16,
         ge=0,
@@ -80,9 +91,15 @@ def bake(
     ao: bool = True,
     ao_directions: int = 32,
     dilate: int = 16,
+    keep_existing: bool = True,
 ) -> Transform:
     options = BakeOptions(
-        size=size, normal_map=normal_map, ao=ao, ao_directions=ao_directions, dilate=dilate
+        size=size,
+        normal_map=normal_map,
+        ao=ao,
+        ao_directions=ao_directions,
+        dilate=dilate,
+        keep_existing=keep_existing,
     )
     return Transform(
         name="bake", function=lambda a, c: bake_asset(a, c, source, options), options=options
@@ -121,8 +138,10 @@ def bake_asset(asset: Asset, ctx: Context, source: Asset, options: BakeOptions) 
     for mesh in asset.meshes:
         if len(mesh.faces):
             groups.setdefault(mesh.material, []).append(mesh)
+    source_orm = any(m.occlusion_roughness_metallic_texture for m in src.materials)
+    wanted = {index: _wanted_maps(materials[index], options, source_orm) for index in groups}
     occluders = None
-    if options.ao:
+    if any("orm" in maps for maps in wanted.values()):
         ctx.progress(0.0, "depth maps for ambient occlusion")
         meshes_all = [m for m in asset.meshes if len(m.faces)]
         offsets = np.cumsum([0] + [len(m.vertices) for m in meshes_all])
@@ -134,26 +153,15 @@ def bake_asset(asset: Asset, ctx: Context, source: Asset, options: BakeOptions) 
         )
     baked: list[dict[str, Any]] = []
     for step, (index, meshes) in enumerate(sorted(groups.items())):
-        ctx.progress(step / len(groups), f"baking material {index}")
-        maps, facts = bake_group(meshes, src, tree, options, occluders)
         old = materials[index]
-        orm = maps.get("orm")
-        materials[index] = dataclasses.replace(
-            old,
-            base_color_factor=(1.0, 1.0, 1.0, 1.0),
-            base_color_texture=Texture(maps["base_color"], name=f"{old.name}_basecolor"),
-            normal_texture=(
-                Texture(maps["normal"], name=f"{old.name}_normal") if "normal" in maps else None
-            ),
-            # glTF multiplies the texture's G (roughness) and B (metallic) by the factors: 1 lets
-            # the baked values through unchanged.
-            occlusion_roughness_metallic_texture=(
-                Texture(orm, name=f"{old.name}_orm") if orm is not None else None
-            ),
-            metallic_factor=1.0 if orm is not None else old.metallic_factor,
-            roughness_factor=1.0 if orm is not None else old.roughness_factor,
-        )
-        baked.append({"material": index, "maps": sorted(maps), **facts})
+        kept = sorted(_present_maps(old) - wanted[index]) if options.keep_existing else []
+        if not wanted[index]:
+            baked.append({"material": index, "maps": [], "kept": kept})
+            continue
+        ctx.progress(step / len(groups), f"baking material {index}")
+        maps, facts = bake_group(meshes, src, tree, options, wanted[index], occluders)
+        materials[index] = _with_maps(old, maps)
+        baked.append({"material": index, "maps": sorted(maps), "kept": kept, **facts})
     ctx.progress(1.0, "baked")
     ctx.report.change("textures", _texture_count(asset.materials), _texture_count(materials))
     ctx.report.note("source", {"faces": source.face_count, "vertices": source.vertex_count})
@@ -161,14 +169,58 @@ def bake_asset(asset: Asset, ctx: Context, source: Asset, options: BakeOptions) 
     return dataclasses.replace(asset, materials=materials)
 
 
+def _present_maps(material: Material) -> set[str]:
+    present = {
+        "base_color": material.base_color_texture,
+        "normal": material.normal_texture,
+        "orm": material.occlusion_roughness_metallic_texture,
+    }
+    return {name for name, texture in present.items() if texture is not None}
+
+
+def _wanted_maps(material: Material, options: BakeOptions, source_orm: bool) -> set[str]:
+    """The maps to bake for one target material (ORM for occlusion, or to carry the source's
+    roughness and metallic texture)."""
+    wanted = {"base_color"}
+    if options.normal_map:
+        wanted.add("normal")
+    if options.ao or source_orm:
+        wanted.add("orm")
+    if options.keep_existing:
+        wanted -= _present_maps(material)
+    return wanted
+
+
+def _with_maps(old: Material, maps: dict[str, NDArray[np.uint8]]) -> Material:
+    """The material with the baked maps in place of its own."""
+    changed: dict[str, Any] = {}
+    if "base_color" in maps:
+        # The bake already includes the factor.
+        changed["base_color_factor"] = (1.0, 1.0, 1.0, 1.0)
+        changed["base_color_texture"] = Texture(maps["base_color"], name=f"{old.name}_basecolor")
+    if "normal" in maps:
+        changed["normal_texture"] = Texture(maps["normal"], name=f"{old.name}_normal")
+    if "orm" in maps:
+        changed["occlusion_roughness_metallic_texture"] = Texture(
+            maps["orm"], name=f"{old.name}_orm"
+        )
+        # glTF multiplies the texture's G (roughness) and B (metallic) by the factors: 1 lets
+        # the baked values through unchanged.
+        changed["metallic_factor"] = 1.0
+        changed["roughness_factor"] = 1.0
+    return dataclasses.replace(old, **changed)
+
+
 def bake_group(
     meshes: list[Mesh],
     src: Source,
     tree: Any,
     options: BakeOptions,
+    wanted: set[str],
     occluders: DepthMaps | None = None,
 ) -> tuple[dict[str, NDArray[np.uint8]], dict[str, Any]]:
-    """The maps of the meshes sharing one material, and what the bake found (coverage ...)."""
+    """The ``wanted`` maps of the meshes sharing one material (``orm`` only with occluders or
+    a source ORM texture), and what the bake found (coverage, distances, mean occlusion)."""
     size = options.size
     vertices = np.concatenate([m.vertices for m in meshes])
     uv = np.concatenate([m.uv for m in meshes if m.uv is not None])
@@ -180,9 +232,10 @@ def bake_group(
     normal = _unit(np.einsum("ij,ijk->ik", bary, normals[faces[tri]]))
     hit_face, hit_bary, distance = project(points, normal, src, tree)
     maps: dict[str, NDArray[np.uint8]] = {}
-    colour = sample_colour(src, hit_face, hit_bary)
-    maps["base_color"] = _fill(texel, colour, size, options.dilate, (0, 0, 0, 255))
-    if options.normal_map:
+    if "base_color" in wanted:
+        colour = sample_colour(src, hit_face, hit_bary)
+        maps["base_color"] = _fill(texel, colour, size, options.dilate, (0, 0, 0, 255))
+    if "normal" in wanted:
         tangents, sign = vertex_tangents(vertices, faces, uv, normals)
         t = np.einsum("ij,ijk->ik", bary, tangents[faces[tri]])
         t = _unit(t - normal * np.einsum("ij,ij->i", t, normal)[:, None])
@@ -194,7 +247,7 @@ def bake_group(
         encoded = np.clip(np.rint((local * 0.5 + 0.5) * 255), 0, 255).astype(np.uint8)
         maps["normal"] = _fill(texel, encoded, size, options.dilate, (128, 128, 255))
     ao_mean = None
-    if occluders is not None or any(m.occlusion_roughness_metallic_texture for m in src.materials):
+    if "orm" in wanted:
         orm = np.empty((len(texel), 3))
         orm[:, 0] = 1.0
         if occluders is not None:

@@ -49,6 +49,7 @@ BUILTIN: tuple[str, ...] = (
     "lods",
     "unwrap",
     "bake",
+    "resize",
     "scale",
     "orient",
     "pivot",

@@ -9,6 +9,17 @@ along the new seams only: every face keeps its corners' positions (and normals).
 Textures mapped through the old UVs no longer fit, so they are dropped with a warning: bake them
 onto the new atlas from the asset as it was before, ``asset.transform(decimate(...), unwrap(),
 bake(source=original))``. Factors (base colour, metallic, roughness) are kept.
+
+With ``keep_existing`` (the default) a material whose meshes already have a usable layout (inside
+[0, 1], at most ``max_overlap`` of the UV area overlapping: ``uv_layout.py``) keeps its UVs and
+its textures: an artist's or a scanner's atlas, carried through ``decimate``, holds the texture at
+its full resolution, which no re-bake into a fresh atlas matches. ``bake`` then adds only the
+maps the material lacks.
+
+With ``merge_materials``, an asset whose meshes use several materials gets one atlas over all of
+them and one material (the first's settings; BLEND or MASK if any was, double-sided if any
+was), for platforms that take one material (Shopify); ``bake`` then fills it from every source
+material, roughness and metallic included through the ORM map.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ from meshforge.asset import Asset, Material, Mesh
 from meshforge.errors import DependencyError, TransformError
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
+from meshforge.transforms.uv_layout import layout_facts
 
 
 class UnwrapOptions(Options):
@@ -38,28 +50,73 @@ class UnwrapOptions(Options):
         le=64,
         description="Texels between charts, so mip-maps and bilinear filtering stay in a chart.",
     )
+    keep_existing: bool = Field(
+        default=True,
+        description="Keep a material's UVs and textures when its layout is already usable "
+        "(inside [0, 1], overlaps within max_overlap); False always makes a fresh atlas.",
+    )
+    max_overlap: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Fraction of the UV area that may overlap (mirrored or stacked charts) "
+        "for a layout to be kept; baking into overlapping charts mixes their surfaces.",
+    )
+
+    merge_materials: bool = Field(
+        default=False,
+        description="Give all meshes one atlas and one material (for one-material platforms); "
+        "bake then fills it from every source material.",
+    )
 
 
-def unwrap(resolution: int = 1024, padding: int = 4) -> Transform:
-    options = UnwrapOptions(resolution=resolution, padding=padding)
+def unwrap(
+    resolution: int = 1024,
+    padding: int = 4,
+    keep_existing: bool = True,
+    max_overlap: float = 0.01,
+    merge_materials: bool = False,
+) -> Transform:
+    options = UnwrapOptions(
+        resolution=resolution,
+        padding=padding,
+        keep_existing=keep_existing,
+        max_overlap=max_overlap,
+        merge_materials=merge_materials,
+    )
     return Transform(
         name="unwrap", function=lambda a, c: unwrap_asset(a, c, options), options=options
     )
 
 
 def unwrap_asset(asset: Asset, ctx: Context, options: UnwrapOptions) -> Asset:
+    used = sorted({m.material for m in asset.meshes if len(m.faces)})
+    if options.merge_materials and len(used) > 1:
+        return _merged(asset, ctx, options, used)
     groups: dict[int, list[int]] = {}
     for i, mesh in enumerate(asset.meshes):
         if len(mesh.faces):
             groups.setdefault(mesh.material, []).append(i)
     meshes = list(asset.meshes)
+    materials = list(asset.materials)
     atlases: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     per_mesh: list[dict[str, Any]] = []
+    dropped = 0
     for step, (material, members) in enumerate(sorted(groups.items())):
+        group = [asset.meshes[i] for i in members]
+        if options.keep_existing:
+            facts = layout_facts(group)
+            if facts.usable(options.max_overlap):
+                kept.append({"material": material, "overlap": round(facts.overlap, 4)})
+                continue
+            reason = facts.reason(options.max_overlap)
+        else:
+            reason = "keep_existing is off"
         ctx.progress(step / len(groups), f"unwrapping material {material}")
-        new_meshes, facts = unwrap_meshes([asset.meshes[i] for i in members], options)
-        mesh_charts = facts.pop("mesh_charts")
-        atlases.append({"material": material, **facts})
+        new_meshes, atlas = unwrap_meshes(group, options)
+        mesh_charts = atlas.pop("mesh_charts")
+        atlases.append({"material": material, "reason": reason, **atlas})
         for i, new, charts in zip(members, new_meshes, mesh_charts, strict=True):
             old = asset.meshes[i]
             per_mesh.append(
@@ -70,20 +127,55 @@ def unwrap_asset(asset: Asset, ctx: Context, options: UnwrapOptions) -> Asset:
                 }
             )
             meshes[i] = new
+        if material < len(materials):
+            dropped += _texture_count(materials[material])
+            materials[material] = _without_textures(materials[material])
     ctx.progress(1.0, "unwrapped")
-    materials = [_without_textures(m) for m in asset.materials]
-    dropped = sum(_texture_count(m) for m in asset.materials)
+    _report_dropped(ctx, dropped, "were mapped through the old UVs")
+    ctx.report.note("charts", sum(a["charts"] for a in atlases))
+    ctx.report.note("atlases", atlases)
+    if kept:
+        ctx.report.note("kept", kept)
+    ctx.report.note("meshes", per_mesh)
+    return dataclasses.replace(asset, meshes=meshes, materials=materials)
+
+
+def _merged(asset: Asset, ctx: Context, options: UnwrapOptions, used: list[int]) -> Asset:
+    """One atlas and one material for every mesh (``merge_materials``)."""
+    members = [i for i, m in enumerate(asset.meshes) if len(m.faces)]
+    ctx.progress(0.0, f"unwrapping {len(members)} meshes into one atlas")
+    new_meshes, atlas = unwrap_meshes([asset.meshes[i] for i in members], options)
+    atlas.pop("mesh_charts")
+    sources = [asset.materials[i] for i in used if i < len(asset.materials)]
+    modes = {m.alpha_mode for m in sources}
+    merged = dataclasses.replace(
+        _without_textures(sources[0] if sources else Material()),
+        name="merged",
+        alpha_mode="BLEND" if "BLEND" in modes else "MASK" if "MASK" in modes else "OPAQUE",
+        double_sided=any(m.double_sided for m in sources),
+    )
+    meshes = [dataclasses.replace(m, material=0) for m in asset.meshes]
+    for i, new in zip(members, new_meshes, strict=True):
+        meshes[i] = dataclasses.replace(new, material=0)
+    dropped = sum(_texture_count(m) for m in sources)
+    ctx.progress(1.0, "unwrapped")
+    ctx.report.change("materials", len(asset.materials), 1)
+    _report_dropped(ctx, dropped, f"belonged to the {len(used)} materials merged into one")
+    ctx.report.note("charts", atlas["charts"])
+    ctx.report.note(
+        "atlases", [{"material": 0, "reason": f"{len(used)} materials merged", **atlas}]
+    )
+    return dataclasses.replace(asset, meshes=meshes, materials=[merged])
+
+
+def _report_dropped(ctx: Context, dropped: int, why: str) -> None:
     if dropped:
         ctx.report.change("textures", dropped, 0)
         ctx.warn(
             "textures-dropped",
-            f"{dropped} texture(s) were mapped through the old UVs and no longer fit; "
-            "bake them onto the new atlas with bake(source=<the asset before unwrap>)",
+            f"{dropped} texture(s) {why} and no longer fit; bake them onto the new atlas "
+            "with bake(source=<the asset before unwrap>)",
         )
-    ctx.report.note("charts", sum(a["charts"] for a in atlases))
-    ctx.report.note("atlases", atlases)
-    ctx.report.note("meshes", per_mesh)
-    return dataclasses.replace(asset, meshes=meshes, materials=materials)
 
 
 def unwrap_meshes(meshes: list[Mesh], options: UnwrapOptions) -> tuple[list[Mesh], dict[str, Any]]:

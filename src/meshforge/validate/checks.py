@@ -172,10 +172,28 @@ def check_manifold(asset: Asset) -> CheckResult:
     )
 
 
+def opposed_pairs(faces: NDArray[np.int64]) -> bool:
+    """Every edge shared by exactly two faces is used by them in opposite directions.
+
+    Winding is a property of two faces across an edge; where three or more faces meet (the
+    ``manifold`` check's concern) no orientation can satisfy them all, so those edges are not
+    judged here."""
+    if not len(faces):
+        return True
+    n = int(faces.max()) + 1
+    directed = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    directed = directed[directed[:, 0] != directed[:, 1]]
+    low, high = directed.min(axis=1), directed.max(axis=1)
+    _, inverse, counts = np.unique(low * n + high, return_inverse=True, return_counts=True)
+    forward = np.bincount(inverse.reshape(-1), weights=directed[:, 0] < directed[:, 1])
+    return bool(np.all(forward[counts == 2] == 1))
+
+
 def check_winding(asset: Asset) -> CheckResult:
-    """Consistent winding, and outward on a closed mesh (a negative volume means inside out)."""
+    """Consistent winding across every two-face edge, and outward on a closed mesh (a negative
+    volume means inside out)."""
     facts = _topology(asset)
-    consistent = bool(facts["winding_consistent"])
+    consistent = opposed_pairs(_welded_faces(asset)) if asset.face_count else True
     volume = _signed_volume(asset) if facts["watertight"] else None
     inverted = volume is not None and volume < 0
     if not consistent:
