@@ -132,7 +132,6 @@ def bake_asset(asset: Asset, ctx: Context, source: Asset, options: BakeOptions) 
             raise TransformError(
                 f"mesh {mesh.name!r} has no UVs to bake onto", stage="bake", hint="Run unwrap()."
             )
-    tree = cKDTree(src.vertices[src.faces].mean(axis=1))
     materials = list(asset.materials)
     groups: dict[int, list[Mesh]] = {}
     for mesh in asset.meshes:
@@ -140,6 +139,8 @@ def bake_asset(asset: Asset, ctx: Context, source: Asset, options: BakeOptions) 
             groups.setdefault(mesh.material, []).append(mesh)
     source_orm = any(m.occlusion_roughness_metallic_texture for m in src.materials)
     wanted = {index: _wanted_maps(materials[index], options, source_orm) for index in groups}
+    # The nearest-point search over the source is the costly set-up: only when a map is baked.
+    tree = cKDTree(src.vertices[src.faces].mean(axis=1)) if any(wanted.values()) else None
     occluders = None
     if any("orm" in maps for maps in wanted.values()):
         ctx.progress(0.0, "depth maps for ambient occlusion")
@@ -552,12 +553,7 @@ def _fill(
 
 
 def _texture_count(materials: list[Material]) -> int:
-    return sum(
-        (m.base_color_texture is not None)
-        + (m.normal_texture is not None)
-        + (m.occlusion_roughness_metallic_texture is not None)
-        for m in materials
-    )
+    return sum(len(_present_maps(m)) for m in materials)
 
 
 def _unit(v: FloatArray) -> FloatArray:
