@@ -176,14 +176,9 @@ def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> Generate
             outputs[fmt] = save(asset, out_dir / f"{name}{ext}", fmt)
             report.note(f"{fmt}_bytes", sum(p.stat().st_size for p in outputs[fmt]))
 
-    if recipe.output.thumbnail:
+    if recipe.output.thumbnail or recipe.output.turntable:
         with stage("render", size=recipe.output.thumbnail_size) as report:
-            from meshforge.render.thumbnail import render_thumbnail, save_png
-
-            pixels = render_thumbnail(asset, size=recipe.output.thumbnail_size)
-            thumbnail_path = out_dir / f"{name}.png"
-            save_png(pixels, thumbnail_path)
-            outputs["thumbnail"] = [thumbnail_path]
+            outputs.update(_render_previews(asset, recipe, out_dir, name, report))
 
     asset.reports = reports
     seconds = time.perf_counter() - started
@@ -200,3 +195,35 @@ def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> Generate
         seconds=seconds,
         reports=reports,
     )
+
+
+def _render_previews(
+    asset: Asset, recipe: Recipe, out_dir: Path, name: str, report: StageReport
+) -> dict[str, list[Path]]:
+    """The thumbnail (NAME.png) and, when asked, the turntable (NAME_turntable.*).
+
+    Without OpenGL the thumbnail comes from the numpy rasteriser instead, with a warning: a
+    missing preview must not lose the asset. A turntable asked for needs OpenGL.
+    """
+    from meshforge.errors import DependencyError
+    from meshforge.render.presets import RenderOptions, render_preset
+
+    spec = recipe.output
+    written: dict[str, list[Path]] = {}
+    options = RenderOptions(size=spec.thumbnail_size, frames=spec.turntable_frames)
+    if spec.thumbnail:
+        try:
+            written["thumbnail"] = render_preset(asset, "thumbnail", out_dir, name, options)
+            report.note("renderer", "opengl")
+        except DependencyError as error:
+            from meshforge.render.thumbnail import render_thumbnail, save_png
+
+            report.warn("no-opengl", f"{error}; the thumbnail was drawn by the numpy rasteriser")
+            report.note("renderer", "numpy")
+            path = out_dir / f"{name}.png"
+            save_png(render_thumbnail(asset, size=spec.thumbnail_size), path)
+            written["thumbnail"] = [path]
+    if spec.turntable:
+        small = RenderOptions(size=spec.turntable_size, frames=spec.turntable_frames)
+        written["turntable"] = render_preset(asset, "turntable", out_dir, name, small)
+    return written

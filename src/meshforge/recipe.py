@@ -97,6 +97,12 @@ class OutputSpec(Options):
     )
     thumbnail: bool = Field(default=True, description="Write NAME.png, a rendered thumbnail.")
     thumbnail_size: int = Field(default=512, ge=64, le=4096, description="Thumbnail side (px).")
+    turntable: bool = Field(
+        default=False,
+        description="Write NAME_turntable.webp/.gif (and .mp4 with an encoder): frames around +Y.",
+    )
+    turntable_frames: int = Field(default=36, ge=1, le=720, description="Turntable frames.")
+    turntable_size: int = Field(default=512, ge=64, le=2048, description="Turntable side (px).")
 
     @field_validator("formats", mode="before")
     @classmethod

@@ -303,3 +303,50 @@ def test_shape_option_reaches_the_engine(
     assert reconstruct["details"]["shape"] == shape
     assert report["engine"]["options"]["shape"] == shape
     assert report["mesh"]["watertight"]
+
+
+def test_turntable_and_thumbnail_are_written_and_reported(
+    bottle_photo: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    photo, _ = bottle_photo
+    result = runner.invoke(
+        app,
+        [
+            *("generate", str(photo), "-o", str(tmp_path), "--segmenter", "color-key"),
+            *("--turntable", "--profile", "web", "--json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    turntable = [Path(p) for p in report["profile"]["renders"]["turntable"]]
+    assert {p.suffix for p in turntable} >= {".webp", ".gif"}
+    with Image.open(tmp_path / "bottle_turntable.gif") as gif:
+        assert gif.n_frames == 36
+    with Image.open(tmp_path / "bottle.png") as thumb:
+        pixels = np.asarray(thumb.convert("RGB"))
+    assert (pixels.sum(axis=2) < 700).mean() > 0.05  # the bottle is in the picture
+    render_stage = next(s for s in report["stages"] if s["stage"] == "render")
+    assert render_stage["details"]["renderer"] == "opengl"
+
+
+def test_thumbnail_without_opengl_falls_back_with_a_warning(
+    bottle_photo: tuple[Path, np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from meshforge.errors import DependencyError
+    from meshforge.render import presets
+
+    def no_gl(*_: object, **__: object) -> None:
+        raise DependencyError("no EGL", stage="render", hint="apt-get install libegl1")
+
+    monkeypatch.setattr(presets, "render_views", no_gl)
+    photo, _ = bottle_photo
+    result = runner.invoke(
+        app, ["generate", str(photo), "-o", str(tmp_path), "--segmenter", "color-key", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    render_stage = next(s for s in report["stages"] if s["stage"] == "render")
+    assert render_stage["details"]["renderer"] == "numpy"
+    assert any(w["code"] == "no-opengl" for w in render_stage["warnings"])
+    with Image.open(tmp_path / "bottle.png") as thumb:
+        assert thumb.size == (512, 512)

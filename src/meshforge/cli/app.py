@@ -7,7 +7,16 @@ import sys
 import typer
 
 from meshforge import __version__
-from meshforge.cli import bench, convert, doctor, generate, models, optimize, validate
+from meshforge.cli import (
+    bench,
+    convert,
+    doctor,
+    generate,
+    models,
+    optimize,
+    render,
+    validate,
+)
 
 app = typer.Typer(
     name="meshforge",
@@ -21,6 +30,7 @@ app.command("doctor")(doctor.doctor)
 app.command("validate")(validate.validate)
 app.command("convert")(convert.convert)
 app.command("optimize")(optimize.optimize)
+app.command("render")(render.render)
 app.add_typer(models.app, name="models")
 app.add_typer(bench.app, name="bench")
 

@@ -27,6 +27,8 @@ PARTS = [
     ("onnxruntime", "onnxruntime", "u2net / u2netp segmenters", None),
     ("triangle", "triangle", "silhouette engine", None),
     ("trimesh", "trimesh", "mesh import", None),
+    ("moderngl", "moderngl", "OpenGL renderer (thumbnails, turntables, studio shots)", None),
+    ("imageio_ffmpeg", "imageio-ffmpeg", "MP4 turntables", "video"),
     ("pillow_heif", "pillow-heif", "HEIC / AVIF photos", "heif"),
     ("pxr", "usd-core", "USDZ export", "usdz"),
     ("fastapi", "fastapi", "REST service", "service"),
@@ -34,6 +36,18 @@ PARTS = [
     ("sqlalchemy", "sqlalchemy", "PostgreSQL catalog", "postgres"),
     ("s3fs", "s3fs", "S3 storage", "s3"),
 ]
+
+
+def _opengl() -> tuple[str, str]:
+    """Whether a headless OpenGL context can be made, and what draws."""
+    from meshforge.errors import DependencyError
+
+    try:
+        from meshforge.render.gl import renderer_name
+
+        return "[green]ok[/]", f"renders with {renderer_name()}"
+    except DependencyError as error:
+        return "[red]missing[/]", escape(str(error))
 
 
 def doctor() -> None:
@@ -63,6 +77,9 @@ def doctor() -> None:
         ok = is_installed(name)
         status = "[green]ok[/]" if ok else "[yellow]missing[/] (meshforge models install)"
         table.add_row(f"model {name}", status, str(model_path(name)))
+    status, detail = _opengl()
+    problems += status.startswith("[red]")
+    table.add_row("OpenGL (EGL)", status, detail)
     console.print(table)
     console.print(escape(FBX_NOTE), highlight=False)
     if problems:

@@ -58,6 +58,9 @@ def generate(
     thumbnail: bool = typer.Option(
         True, "--thumbnail/--no-thumbnail", help=field_help(OutputSpec, "thumbnail")
     ),
+    turntable: bool = typer.Option(
+        False, "--turntable/--no-turntable", help=field_help(OutputSpec, "turntable")
+    ),
     profile: str | None = typer.Option(
         None,
         "--profile",
@@ -93,6 +96,7 @@ def generate(
                     "name": name,
                     "formats": formats,
                     "thumbnail": thumbnail,
+                    "turntable": turntable,
                 },
             }
         )
@@ -123,6 +127,9 @@ def generate(
         raise typer.Exit(code=1)
 
 
+RENDERS = ("thumbnail", "turntable")
+
+
 def _apply_profile(result: GenerateResult, profile: Profile) -> bool:
     """Run the profile's transforms, re-save the outputs, validate the first output the profile
     accepts (else the first) and add it all to the report as ``profile``; True when it passed."""
@@ -132,7 +139,7 @@ def _apply_profile(result: GenerateResult, profile: Profile) -> bool:
     from meshforge.validate.report import validate_file
 
     asset, reports = apply_profile(result.asset, profile)
-    files = {fmt: paths[0] for fmt, paths in result.outputs.items() if fmt != "thumbnail"}
+    files = {fmt: paths[0] for fmt, paths in result.outputs.items() if fmt not in RENDERS}
     for fmt, path in files.items():
         save(asset, path, fmt)
     checked = next((files[f] for f in profile.formats if f in files), next(iter(files.values())))
@@ -142,6 +149,8 @@ def _apply_profile(result: GenerateResult, profile: Profile) -> bool:
         "name": profile.name,
         "transforms": [r.to_dict() for r in reports],
         "validation": validation.to_dict(),
+        # The previews a reviewer looks at beside the checks.
+        "renders": {k: [str(p) for p in result.outputs[k]] for k in RENDERS if k in result.outputs},
     }
     write_report(result.report, result.report_path)
     return validation.passed
