@@ -55,6 +55,7 @@ class Material:
     normal_texture: Texture | None = None
     occlusion_roughness_metallic_texture: Texture | None = None
     alpha_mode: Literal["OPAQUE", "MASK", "BLEND"] = "OPAQUE"
+    alpha_cutoff: float = 0.5  # MASK: fragments with a lower alpha are cut away
     double_sided: bool = False
 
 

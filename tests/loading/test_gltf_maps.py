@@ -88,6 +88,18 @@ def test_mask_and_opaque_modes(tmp_path: Path) -> None:
     assert (plain.alpha_mode, plain.double_sided) == ("OPAQUE", False)
 
 
+def test_alpha_cutoff_is_kept_and_defaults_to_one_half(tmp_path: Path) -> None:
+    asset = pbr_box()
+    asset.materials[0].alpha_mode = "MASK"
+    assert round_trip(asset, tmp_path / "half.glb").materials[0].alpha_cutoff == 0.5
+    asset.materials[0].alpha_cutoff = 0.3
+    path = tmp_path / "cut.gltf"
+    back = round_trip(asset, path).materials[0]
+    assert back.alpha_cutoff == pytest.approx(0.3)
+    document = json.loads(path.read_text())
+    assert document["materials"][0]["alphaCutoff"] == pytest.approx(0.3)
+
+
 def test_uvs_and_normals_are_kept(tmp_path: Path) -> None:
     asset = pbr_box()
     back = round_trip(asset, tmp_path / "box.glb")

@@ -62,11 +62,13 @@ def test_usdz_mask_and_constant_colour(tmp_path: Path) -> None:
     asset = box_asset(1, 1, 1)
     asset.materials[0].base_color_factor = (0.5, 0.25, 0.125, 0.75)
     asset.materials[0].alpha_mode = "MASK"
+    asset.materials[0].alpha_cutoff = 0.25
     save(asset, tmp_path / "box.usdz")
     material = load(tmp_path / "box.usdz").materials[0]
     assert material.base_color_texture is None
     assert material.base_color_factor == (0.5, 0.25, 0.125, 0.75)
     assert material.alpha_mode == "MASK"
+    assert material.alpha_cutoff == 0.25
 
 
 def _stage(path: Path, up: str, meters_per_unit: float) -> Any:

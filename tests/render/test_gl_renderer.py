@@ -156,6 +156,19 @@ def test_mask_cutout_and_glass() -> None:
     assert result.rgb[64, 64, 0] == pytest.approx(255 * 0.75, abs=1)
 
 
+@pytest.mark.parametrize(("cutoff", "covered"), [(0.5, False), (0.3, True)])
+def test_mask_materials_cut_at_their_alpha_cutoff(cutoff: float, covered: bool) -> None:
+    image = np.full((4, 4, 4), 255, dtype=np.uint8)
+    image[..., 3] = 102  # alpha 0.4
+    material = Material(base_color_texture=Texture(image), alpha_mode="MASK", alpha_cutoff=cutoff)
+    asset = Asset(
+        meshes=[Mesh(vertices=quad(), faces=QUAD_FACES, uv=QUAD_UV)], materials=[material]
+    )
+    camera = look_at_camera((0, 0, 0), 2.0, 0, 0, 40.0, 32, 32)
+    with SceneRenderer(asset) as renderer:
+        assert (renderer.render(camera, LAMBERT).mask[16, 16] > 0.5) == covered
+
+
 def test_depth_and_normal_passes() -> None:
     camera = look_at_camera((0, 0, 0), 3.0, 0, 0, 40.0, 64, 64)
     settings = RenderSettings(lights=PROTOCOL, passes=frozenset({"depth", "normal"}))

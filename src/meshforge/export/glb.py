@@ -116,6 +116,8 @@ class Builder:
             entry["normalTexture"] = {"index": self.texture(material.normal_texture)}
         if material.alpha_mode != "OPAQUE":
             entry["alphaMode"] = material.alpha_mode
+        if material.alpha_mode == "MASK" and material.alpha_cutoff != 0.5:
+            entry["alphaCutoff"] = material.alpha_cutoff  # 0.5 is glTF's default
         if material.double_sided:
             entry["doubleSided"] = True
         self.gltf["materials"].append(entry)

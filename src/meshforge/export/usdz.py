@@ -87,7 +87,8 @@ def _material(stage: Any, path: str, material: Material, index: int, folder: Pat
         diffuse.Set(Gf.Vec3f(r, g, b))
         opacity.Set(alpha if material.alpha_mode != "OPAQUE" else 1.0)
     if material.alpha_mode == "MASK":
-        surface.CreateInput("opacityThreshold", Sdf.ValueTypeNames.Float).Set(0.5)
+        threshold = surface.CreateInput("opacityThreshold", Sdf.ValueTypeNames.Float)
+        threshold.Set(float(material.alpha_cutoff))
     if material.normal_texture is not None:
         shader = texture("Normal", material.normal_texture, "raw")
         shader.CreateInput("scale", Sdf.ValueTypeNames.Float4).Set(Gf.Vec4f(2, 2, 2, 1))

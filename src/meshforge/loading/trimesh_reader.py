@@ -146,6 +146,9 @@ class _Materials:
         )
         mode = str(source.alphaMode or "OPAQUE").upper()
         material.alpha_mode = mode if mode in ALPHA_MODES else "OPAQUE"  # type: ignore[assignment]
+        cutoff = getattr(source, "alphaCutoff", None)
+        if cutoff is not None and 0.0 <= float(cutoff) <= 1.0:
+            material.alpha_cutoff = float(cutoff)
         material.double_sided = bool(source.doubleSided)
         return material
 

@@ -82,6 +82,7 @@ class UsdMaterials:
         opacity_textured = get["opacity"].texture is not None
         if threshold > 0:
             out.alpha_mode = "MASK"
+            out.alpha_cutoff = min(threshold, 1.0)
         elif opacity_textured or out.base_color_factor[3] < 1.0:
             out.alpha_mode = "BLEND"
         self._orm(out, get["occlusion"], get["roughness"], get["metallic"])

@@ -65,11 +65,13 @@ class RenderOptions:
         )
 
 
-def _framed(asset: Asset, azimuth: float, elevation: float, width: int, height: int) -> Camera:
+def _framed(
+    bounds: NDArray[np.float64], azimuth: float, elevation: float, width: int, height: int
+) -> Camera:
     """A camera on the orbit that keeps the whole box in the frame's central square (the
     shorter side's), widened to ``width x height`` with the same lens."""
     side = min(width, height)
-    square = fit_camera(asset.bounds(), azimuth, elevation, FOV_DEG, side, MARGIN)
+    square = fit_camera(bounds, azimuth, elevation, FOV_DEG, side, MARGIN)
     return replace(square, width=width, height=height, cx=width / 2, cy=height / 2)
 
 
@@ -79,18 +81,14 @@ def turntable_cameras(
     """``frames`` cameras around +Y, starting at the front, all at the same distance."""
     if frames < 1:
         raise ValueError(f"render: a turntable needs at least one frame, got {frames}")
-    azimuths = [360.0 * i / frames for i in range(frames)]
-    fitted = [fit_camera(asset.bounds(), a, elevation_deg, FOV_DEG, size, MARGIN) for a in azimuths]
-    distance = max(float(np.linalg.norm(c.camera_to_world[:3, 3] - _centre(asset))) for c in fitted)
-    return [
-        look_at_camera(_centre(asset), distance, a, elevation_deg, FOV_DEG, size, size)
-        for a in azimuths
-    ]
-
-
-def _centre(asset: Asset) -> NDArray[np.float64]:
     bounds = np.asarray(asset.bounds(), dtype=np.float64)
-    return np.asarray((bounds[0] + bounds[1]) / 2, dtype=np.float64)
+    centre = (bounds[0] + bounds[1]) / 2
+    azimuths = [360.0 * i / frames for i in range(frames)]
+    fitted = [fit_camera(bounds, a, elevation_deg, FOV_DEG, size, MARGIN) for a in azimuths]
+    distance = max(float(np.linalg.norm(c.camera_to_world[:3, 3] - centre)) for c in fitted)
+    return [
+        look_at_camera(centre, distance, a, elevation_deg, FOV_DEG, size, size) for a in azimuths
+    ]
 
 
 def render_views(asset: Asset, cameras: Sequence[Camera], settings: RenderSettings) -> list[Pixels]:
@@ -131,20 +129,21 @@ def render_preset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = opts.settings()
+    bounds = np.asarray(asset.bounds(), dtype=np.float64)
     if preset == "thumbnail":
-        camera = _framed(asset, opts.azimuth_deg, opts.elevation_deg, opts.size, opts.size)
+        camera = _framed(bounds, opts.azimuth_deg, opts.elevation_deg, opts.size, opts.size)
         (image,) = render_views(asset, [camera], settings)
         formats = opts.formats or ("png",)
         return [write_image(image, out / f"{name}.{fmt}", fmt) for fmt in formats]
     if preset == "studio":
         w, h = opts.width or opts.size, opts.height or opts.size
-        camera = _framed(asset, opts.azimuth_deg, opts.elevation_deg, w, h)
+        camera = _framed(bounds, opts.azimuth_deg, opts.elevation_deg, w, h)
         (image,) = render_views(asset, [camera], settings)
         formats = opts.formats or ("png",)
         return [write_image(image, out / f"{name}_studio.{fmt}", fmt) for fmt in formats]
     if preset == "sheet":
         cameras = [
-            _framed(asset, a, opts.elevation_deg, opts.size, opts.size) for a in SHEET_AZIMUTHS
+            _framed(bounds, a, opts.elevation_deg, opts.size, opts.size) for a in SHEET_AZIMUTHS
         ]
         grid = _sheet(render_views(asset, cameras, settings), 4, opts.background)
         formats = opts.formats or ("png",)

@@ -29,7 +29,6 @@ Float32Array = NDArray[np.float32]
 __all__ = ["RenderResult", "RenderSettings", "SceneRenderer", "projection_matrix"]
 
 ALPHA_MODES = {"OPAQUE": 0, "MASK": 1, "BLEND": 2}
-DEFAULT_ALPHA_CUTOFF = 0.5
 _VERTEX_FORMAT = "3f 3f 2f 4f"
 _ATTRIBUTES = ("in_position", "in_normal", "in_uv", "in_tangent")
 
@@ -222,7 +221,7 @@ class SceneRenderer:
         m = draw.material
         _set(program, "u_base_factor", tuple(float(c) for c in m.base_color_factor))
         _set(program, "u_alpha_mode", ALPHA_MODES[m.alpha_mode])
-        _set(program, "u_alpha_cutoff", float(getattr(m, "alpha_cutoff", DEFAULT_ALPHA_CUTOFF)))
+        _set(program, "u_alpha_cutoff", float(m.alpha_cutoff))
         _set(program, "u_has_normals", draw.has_normals)
         maps = {
             "base": m.base_color_texture,
