@@ -88,7 +88,7 @@ def protocol(eval_dir: Path) -> dict[str, Any]:
     from meshforge.render.gl import RenderSettings, SceneRenderer
     from meshforge.render.lights import PROTOCOL
 
-    settings = RenderSettings(lights=PROTOCOL, supersample=2, samples=4)
+    settings = RenderSettings(lights=PROTOCOL, supersample=2, samples=4, cull_back_faces=False)
     rows = []
     for folder in sorted(p.parent for p in eval_dir.glob("*/gt.glb")):
         with SceneRenderer(load(folder / "gt.glb"), anisotropy=8.0) as renderer:
@@ -96,7 +96,7 @@ def protocol(eval_dir: Path) -> dict[str, Any]:
         with Image.open(folder / "input.png") as image:
             reference = np.asarray(image.convert("RGB"), dtype=np.float64) / 255
         mse = float(np.mean((result.rgb / 255.0 - reference) ** 2))
-        psnr = 100.0 if mse == 0 else 10 * np.log10(1 / mse)
+        psnr = min(100.0, 10 * np.log10(1 / mse)) if mse > 0 else 100.0  # as the protocol caps it
         mask = read_mask(folder / "mask.png")
         covered = result.mask > 0.5
         iou = float((covered & mask).sum() / (covered | mask).sum())
@@ -147,6 +147,11 @@ def markdown(d: dict[str, Any]) -> str:
         "PSNR 100 means identical 8-bit images. The reference images were drawn by the same",
         "stack (moderngl over EGL, Mesa llvmpipe), so agreement is near exact; the two assets",
         "with glass (BLEND) differ in the order translucent layers are blended.",
+        "",
+        "The studio presets cull the back faces of single-sided materials, as glTF viewers do",
+        "(the turntable took 5.2-6.5 s over three runs of this machine before, 3.8 s after);",
+        "llvmpipe's multisampling costs per triangle, so dense meshes dominate. The `protocol`",
+        "rig draws every face, as the protocol's renderer does.",
         "",
     ]
     return "\n".join(lines)

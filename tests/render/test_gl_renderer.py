@@ -222,3 +222,16 @@ def test_bad_settings_are_refused() -> None:
         RenderSettings(passes=frozenset({"albedo"}))
     with pytest.raises(ValueError, match="shadow"):
         RenderSettings(shadow=2.0)
+
+
+def test_single_sided_back_faces_are_culled_as_gltf_says() -> None:
+    back = quad()[[0, 3, 2, 1]]  # the same square wound to face -Z, away from the camera
+    camera = look_at_camera((0, 0, 0), 2.0, 0, 0, 40.0, 32, 32)
+    coverage = {}
+    for double_sided, cull in ((False, True), (True, True), (False, False)):
+        material = Material(double_sided=double_sided)
+        asset = Asset(meshes=[Mesh(vertices=back, faces=QUAD_FACES)], materials=[material])
+        settings = RenderSettings(lights=PROTOCOL, cull_back_faces=cull)
+        with SceneRenderer(asset) as renderer:
+            coverage[double_sided, cull] = float(renderer.render(camera, settings).mask[16, 16])
+    assert coverage == {(False, True): 0.0, (True, True): 1.0, (False, False): 1.0}

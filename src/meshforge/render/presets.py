@@ -62,6 +62,7 @@ class RenderOptions:
             background=self.background,
             supersample=self.supersample,
             shadow=self.shadow,
+            cull_back_faces=self.lights != "protocol",  # the protocol draws every face
         )
 
 

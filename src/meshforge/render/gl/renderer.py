@@ -41,7 +41,9 @@ class RenderSettings:
     image (straight alpha). ``supersample`` x ``supersample`` pixels are drawn per output pixel,
     each with ``samples``-fold multisampling. ``shadow`` adds a soft contact shadow on the ground
     (the plane under the asset's lowest point) with the given strength (0 = none).
-    ``passes`` names the extra outputs: ``depth`` and ``normal``.
+    ``passes`` names the extra outputs: ``depth`` and ``normal``. ``cull_back_faces`` skips
+    the back faces of single-sided opaque materials, as glTF viewers do (the evaluation
+    protocol draws every face: turn it off to match it).
     """
 
     lights: LightRig = STUDIO
@@ -50,6 +52,7 @@ class RenderSettings:
     samples: int = 4
     shadow: float = 0.0
     passes: frozenset[str] = field(default_factory=frozenset)
+    cull_back_faces: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.supersample <= 4:
@@ -130,6 +133,7 @@ class SceneRenderer:
         self._textures: dict[int, Any] = {}
         self._draws = [self._upload(mesh) for mesh in asset.meshes if len(mesh.faces)]
         self._shadow: ContactShadow | None = None
+        self._framebuffers: dict[tuple[tuple[int, int], int], Any] = {}
 
     def __enter__(self) -> SceneRenderer:
         return self
@@ -145,6 +149,9 @@ class SceneRenderer:
             texture.release()
         if self._shadow is not None:
             self._shadow.release()
+        for fbo in self._framebuffers.values():
+            _release_framebuffer(fbo)
+        self._framebuffers = {}
         for program in (self._surface, self._geometry, self._coverage_program):
             program.release()
         self._draws, self._textures, self._shadow = [], {}, None
@@ -244,10 +251,15 @@ class SceneRenderer:
         glass.sort(key=lambda d: -float(np.linalg.norm(d.centroid - eye)))  # back to front
         return solid, glass
 
-    def _framebuffer(self, size: tuple[int, int], samples: int, components: int = 4) -> Any:
-        colour = self.ctx.renderbuffer(size, components, samples=samples)
-        depth = self.ctx.depth_renderbuffer(size, samples=samples)
-        return self.ctx.framebuffer(color_attachments=[colour], depth_attachment=depth)
+    def _framebuffer(self, size: tuple[int, int], samples: int) -> Any:
+        """An RGBA8 + depth framebuffer, kept for the next view of the same size."""
+        key = (size, samples)
+        if key not in self._framebuffers:
+            colour = self.ctx.renderbuffer(size, 4, samples=samples)
+            depth = self.ctx.depth_renderbuffer(size, samples=samples)
+            fbo = self.ctx.framebuffer(color_attachments=[colour], depth_attachment=depth)
+            self._framebuffers[key] = fbo
+        return self._framebuffers[key]
 
     def _read_resolved(self, fbo: Any, size: tuple[int, int], samples: int) -> Float32Array:
         """RGBA as floats in [0, 1], rows top to bottom; multisamples resolved into 8 bits."""
@@ -255,7 +267,6 @@ class SceneRenderer:
             target = self._framebuffer(size, 0)
             self.ctx.copy_framebuffer(target, fbo)
             data = target.read(components=4, dtype="f1")
-            _release_framebuffer(target)
         else:
             data = fbo.read(components=4, dtype="f1")
         pixels = np.frombuffer(data, dtype=np.uint8).reshape(size[1], size[0], 4)
@@ -296,7 +307,12 @@ class SceneRenderer:
         ctx.disable(ctx.BLEND)
         for draw in solid:
             self._set_material(program, draw, units)
+            # glTF: a single-sided material's back faces are not drawn (a closed mesh's are
+            # hidden anyway, and culling them halves the triangles to rasterise).
+            if settings.cull_back_faces and not draw.material.double_sided:
+                ctx.enable(ctx.CULL_FACE)
             draw.vao_surface.render()
+            ctx.disable(ctx.CULL_FACE)
         if shadow is not None:
             ctx.enable(ctx.BLEND)
             # Over a background the shadow darkens the colour and leaves the coverage alone.
@@ -322,7 +338,6 @@ class SceneRenderer:
             mask = self._coverage(fbo, (camera, view, clip), draws, units, size, samples, s)
         else:
             mask = colour[..., 3]  # opaque and cut-out surfaces only: alpha is the coverage
-        _release_framebuffer(fbo)
         result = RenderResult(rgba=_compose(colour, settings.background), mask=mask)
         if settings.passes:
             result.depth, result.normal = self._geometry_passes(camera, view, near, far)
