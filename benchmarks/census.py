@@ -39,24 +39,20 @@ PROFILES = ("web", "shopify", "amazon", "apple-ar", "print", "game")
 GENERATE_PROFILES = ("web", "shopify")
 # Why the failures happen, written after reading the results (see census.json for the detail).
 READING: list[str] = [
-    "Nothing was tuned to any asset; the causes, from census.json:",
+    "Nothing was tuned to any asset; the causes of what changed, from census.json:",
     "",
-    "- **shopify 15/16, game 15/16**: `unwrap` keeps each usable atlas or gives a fresh one "
-    "(merging the lamp's, chair's and toy car's materials into one), `bake` adds the normal "
-    "and ORM maps. The one failure is LightsPunctualLamp's winding (below).",
-    "- **winding (LightsPunctualLamp, every profile)**: `repair` leaves faces wound against "
-    "their neighbours on the lamp's open shade; not diagnosed further.",
-    "- **uv_present / pbr_maps (web, amazon, apple-ar: 2-3)**: GSO_CHICKEN_NESTING has no "
-    "UVs and no texture, SheenChair's metal part has no UVs, ToyCar's glass has a colour "
-    "factor only; these profiles do not run `unwrap`/`bake`, so nothing makes the maps.",
-    "- **uv_range (amazon, apple-ar: 3)**: tiled UVs (SheenChair, DamagedHelmet, GSO) are "
-    "errors there (a warning on web) and those chains do not re-unwrap.",
-    "- **print 8/16**: the 8 open assets still make `solidify` raise (not closed after "
-    "`repair`, whose hole filling stops at 32 edges); the 8 closed ones pass.",
-    "- **watertight / manifold**: warnings on the display profiles now (a viewer shows an open "
-    "surface correctly); still errors for print.",
-    "- **generate (part b)**: 16/16 pass web and 16/16 pass shopify (`generate --profile "
-    "shopify` bakes the normal and ORM maps); some inflate shapes warn on up_axis.",
+    "- **web, amazon, apple-ar**: their chains now `unwrap` (keeping a usable atlas; charts "
+    "lying whole in another UV tile are moved back into [0, 1], which repeating textures make "
+    "lossless) and `bake` only the maps a material lacks: GSO_CHICKEN_NESTING gets UVs and a "
+    "base-colour map, SheenChair's metal part UVs, ToyCar's glass a base-colour map keeping its "
+    "alpha; amazon and apple-ar re-atlas SheenChair's tiled fabric into one tile.",
+    "- **winding (LightsPunctualLamp)**: a crumpled fold of slivers on the shade could not be "
+    "wound consistently; `repair` now drops the faces that still disagree and fills the gap.",
+    "- **print**: `solidify` asks `repair` to fill every hole (ear clipping in the loop's plane, "
+    "a centre fan where the projection crosses itself) and cleans manifold3d's union so a "
+    "position-welding STL reader sees a closed 2-manifold; only `thin-walls` warnings remain.",
+    "- **watertight / manifold**: warnings on the display profiles (a viewer shows an open "
+    "surface correctly); errors for print.",
 ]
 
 

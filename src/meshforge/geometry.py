@@ -68,3 +68,10 @@ def first_occurrence(keys: NDArray[np.integer]) -> NDArray[np.bool_]:
         ranked = keys[order]
         keep[order[np.r_[True, ranked[1:] != ranked[:-1]]]] = True
     return keep
+
+
+def triangle_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:
+    """The area of each triangle ``faces`` (rows of three indices into ``vertices``)."""
+    tri = vertices[faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return np.asarray(np.linalg.norm(cross, axis=1) / 2, dtype=np.float64)

@@ -42,6 +42,8 @@ def test_convert_with_profile_transforms_and_validates(cube_glb: Path, tmp_path:
         "weld",
         "repair",
         "decimate",
+        "unwrap",
+        "bake",
         "resize",
         "pivot",
     ]

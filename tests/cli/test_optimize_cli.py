@@ -30,10 +30,15 @@ def big_sphere(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def untextured_web(tmp_path: Path) -> Path:
-    """The web profile without its texture requirements (the sphere has none)."""
+    """The web profile without its texture requirements (the sphere has none), so without the
+    unwrap and bake that meet them."""
     path = tmp_path / "plain-web.yaml"
     path.write_text(
         "extends: web\nrequired_maps: []\nchecks: {uv_present: 'off', uv_range: 'off'}\n"
+        "transforms:\n  - {name: weld}\n  - {name: repair}\n"
+        "  - {name: decimate, options: {target_faces: 40000}}\n"
+        "  - {name: resize, options: {max_size: 2048}}\n"
+        "  - {name: pivot, options: {position: bottom-center}}\n"
     )
     return path
 
@@ -65,11 +70,16 @@ def test_optimize_json(big_sphere: Path, untextured_web: Path, tmp_path: Path) -
     assert document["validation"]["schema"] == SCHEMA and document["validation"]["passed"]
 
 
-def test_optimize_exits_1_when_the_profile_still_fails(big_sphere: Path, tmp_path: Path) -> None:
+def test_optimize_exits_1_when_the_profile_still_fails(tmp_path: Path) -> None:
+    # A 100 m sphere: the web chain gives it UVs and a base colour but cannot know its size.
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=50.0)
+    source = tmp_path / "huge.glb"
+    save(Asset(meshes=[Mesh(sphere.vertices, sphere.faces)]), source)
     out = tmp_path / "small.glb"
-    result = runner.invoke(app, ["optimize", str(big_sphere), "-o", str(out), "-p", "web"])
+    result = runner.invoke(app, ["optimize", str(source), "-o", str(out), "-p", "web"])
     assert result.exit_code == 1, result.output
-    assert out.exists() and "FAIL  pbr_maps" in result.output
+    assert out.exists() and "FAIL  real_size" in result.output
+    assert "PASS  pbr_maps" in result.output and "PASS  uv_present" in result.output
 
 
 @pytest.mark.parametrize(
@@ -100,6 +110,8 @@ def test_generate_with_a_profile_transforms_and_validates(tmp_path: Path) -> Non
         "weld",
         "repair",
         "decimate",
+        "unwrap",
+        "bake",
         "resize",
         "pivot",
     ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
 from meshes import checker_sphere
-from meshforge.asset import Asset, Material, Mesh
+from meshforge.asset import Asset, Material, Mesh, Texture
 from meshforge.errors import TransformError
 from meshforge.render.raster import fit_camera, render
 from meshforge.transforms import bake, decimate, unwrap
@@ -210,3 +212,119 @@ def test_without_ao_there_is_no_orm() -> None:
     out = plane.transform(bake(plane, size=32, ao=False))
     assert out.materials[0].occlusion_roughness_metallic_texture is None
     assert out.materials[0].roughness_factor == Material().roughness_factor
+
+
+def test_a_uniform_source_bakes_the_same_maps_without_projecting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    grey = Material(base_color_factor=(0.8, 0.4, 0.2, 0.5), roughness_factor=0.6)
+    source = Asset(meshes=grid_plane(6).meshes, materials=[grey])
+    target = grid_plane(1)
+    target.meshes[0].uv = target.meshes[0].uv * 0.5  # a quarter of the map: dilation shows
+    projected = target.transform(bake(source, size=64, ao=False, dilate=4))  # normal: projects
+    bake_module = sys.modules["meshforge.transforms.bake"]
+
+    def no_projection(*args: object) -> None:
+        raise AssertionError("the source was prepared for projection")
+
+    monkeypatch.setattr(bake_module, "prepare_source", no_projection)
+    flat = target.transform(bake(source, size=64, normal_map=False, ao=False, dilate=4))
+    material = flat.materials[0]
+    colour, orm = material.base_color_texture, material.occlusion_roughness_metallic_texture
+    assert colour is not None and orm is None  # no ORM asked for: no ao, no source ORM
+    before = projected.materials[0].base_color_texture
+    assert before is not None
+    # The same maps up to rounding: the projection interpolates alpha 0.5 as 0.49999... (127).
+    assert np.abs(colour.image.astype(int) - before.image).max() == 1
+    assert np.array_equal(colour.image[..., :3], before.image[..., :3])
+    # sRGB of linear (0.8, 0.4, 0.2) with alpha 0.5 in the chart; black past the dilation.
+    assert colour.image[5, 5].tolist() == [231, 170, 124, 128]
+    assert colour.image[40, 40].tolist() == [0, 0, 0, 255]
+    facts = flat.reports[-1].details["baked"][0]
+    assert facts["uniform"] is True and facts["coverage"] == 0.25
+
+
+def test_nothing_to_bake_does_not_prepare_the_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    bake_module = sys.modules["meshforge.transforms.bake"]
+
+    def no_projection(*args: object) -> None:
+        raise AssertionError("the source was prepared for projection")
+
+    monkeypatch.setattr(bake_module, "prepare_source", no_projection)
+    sphere = checker_sphere(subdivisions=2)
+    out = sphere.transform(bake(sphere, size=32, normal_map=False, ao=False))
+    assert out.materials[0].base_color_texture is sphere.materials[0].base_color_texture
+    assert out.reports[-1].details["baked"] == [{"material": 0, "maps": [], "kept": ["base_color"]}]
+
+
+def orm_texture(roughness: int, metallic: int) -> Texture:
+    image = np.zeros((4, 4, 3), dtype=np.uint8)
+    image[...] = (255, roughness, metallic)
+    return Texture(image, "orm")
+
+
+def test_source_orm_reaches_untextured_materials_only_and_without_ao_occlusion_is_one() -> None:
+    plane = grid_plane(2)
+    left = Mesh(plane.meshes[0].vertices, plane.meshes[0].faces, uv=plane.meshes[0].uv)
+    right = Mesh(left.vertices + np.array([2.0, 0.0, 0.0]), left.faces, uv=left.uv, material=1)
+    shiny = Material(
+        "shiny",
+        roughness_factor=1.0,
+        metallic_factor=1.0,
+        occlusion_roughness_metallic_texture=orm_texture(51, 204),
+    )
+    painted = Material("painted", base_color_texture=Texture(np.full((4, 4, 3), 90, np.uint8)))
+    source = Asset(meshes=[left, right], materials=[shiny, painted])
+    out = source.transform(bake(source, size=16, normal_map=False, ao=False, dilate=0))
+    first, second = out.materials
+    # "shiny" lacks a base colour (baked) and keeps its ORM; "painted" keeps its texture and
+    # its roughness factor: it is the source's own material, nothing to carry.
+    assert first.occlusion_roughness_metallic_texture is shiny.occlusion_roughness_metallic_texture
+    assert second.occlusion_roughness_metallic_texture is None
+    assert second.base_color_texture is painted.base_color_texture
+    # A material left without textures (a fresh atlas) gets the source's ORM, occlusion 1.
+    bare = Asset(meshes=[left], materials=[Material("bare")])
+    carried = bare.transform(bake(source, size=16, normal_map=False, ao=False, dilate=0))
+    orm = carried.materials[0].occlusion_roughness_metallic_texture
+    assert orm is not None
+    assert np.unique(orm.image.reshape(-1, 3), axis=0).tolist() == [[255, 51, 204]]
+
+
+def test_baking_into_a_tiling_layout_warns() -> None:
+    plane = grid_plane(2)
+    mesh = plane.meshes[0]
+    assert mesh.uv is not None
+    tiled = Asset(meshes=[Mesh(mesh.vertices, mesh.faces, uv=mesh.uv * 2)], materials=[Material()])
+    out = tiled.transform(bake(plane, size=16, normal_map=False, ao=False))
+    warnings = out.reports[-1].warnings
+    assert [w.code for w in warnings] == ["uv-outside"]
+    # 8 faces; those with a corner past u or v = 1 (all but the two in the first quarter).
+    assert warnings[0].message.startswith("6 face(s) of material 0 (material) have UVs outside")
+
+
+def test_faces_the_source_shares_are_sampled_in_place_as_projection_would() -> None:
+    source = checker_sphere(subdivisions=3)
+    # The same surface with every other face's corners turned, and a fresh atlas.
+    turned = source.meshes[0].faces.copy()
+    turned[::2] = turned[::2][:, [1, 2, 0]]
+    target = Asset(
+        meshes=[Mesh(source.meshes[0].vertices, turned, uv=source.meshes[0].uv)],
+        materials=[Material()],
+    ).transform(unwrap(resolution=128, keep_existing=False))
+    in_place = target.transform(bake(source, size=128, ao=False))
+    facts = in_place.reports[-1].details["baked"][0]
+    assert facts["same_faces"] == 1.0 and facts["distance_max"] == 0.0
+    bake_module = sys.modules["meshforge.transforms.bake"]
+    mp = pytest.MonkeyPatch()
+    with mp.context() as patch:
+        patch.setattr(
+            bake_module,
+            "same_source_faces",
+            lambda v, f, s: (np.full(len(f), -1), np.zeros(len(f), dtype=np.int64)),
+        )
+        projected = target.transform(bake(source, size=128, ao=False))
+    assert projected.reports[-1].details["baked"][0]["same_faces"] == 0.0
+    for kind in ("base_color_texture", "normal_texture"):
+        # Projection finds the same points (the source surface itself): the same maps.
+        a = getattr(in_place.materials[0], kind).image
+        assert np.array_equal(a, getattr(projected.materials[0], kind).image)

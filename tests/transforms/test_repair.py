@@ -17,21 +17,31 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "waterbottle.png"
 ACTIONS = (
     "nonfinite_faces_removed",
     "degenerate_faces_removed",
+    "internal_faces_removed",
     "duplicate_faces_removed",
     "non_manifold_faces_removed",
     "small_parts_removed",
     "small_part_faces_removed",
+    "twisted_faces_removed",
     "holes_filled",
     "hole_faces_added",
     "holes_left",
+    "largest_hole_filled",
+    "hole_centre_fans",
+    "hole_slits_zipped",
+    "hole_vertices_added",
     "faces_flipped",
     "unused_vertices_removed",
     "vertex_normals_flipped",
 )
 
 
-def _details(**counts: int) -> dict[str, int]:
-    return {key: counts.get(key, 0) for key in ACTIONS}
+def _details(by_size: dict[str, int] | None = None, **counts: int) -> dict[str, object]:
+    details: dict[str, object] = {key: counts.get(key, 0) for key in ACTIONS}
+    details["holes_filled_by_size"] = {"3-8": 0, "9-32": 0, "33-128": 0, "129+": 0} | (
+        by_size or {}
+    )
+    return details
 
 
 def _cube(vertices: np.ndarray = CUBE_VERTICES, faces: np.ndarray = CUBE_FACES) -> Asset:
@@ -118,7 +128,9 @@ def test_hole_is_filled(removed: list[int], added: int) -> None:
     asset = _cube(faces=faces).transform(repair())
     assert len(asset.meshes[0].faces) == 12
     report = asset.reports[-1]
-    assert report.details == _details(holes_filled=1, hole_faces_added=added)
+    assert report.details == _details(
+        {"3-8": 1}, holes_filled=1, hole_faces_added=added, largest_hole_filled=2 + added
+    )
     assert report.changes == {
         "watertight": (False, True),
         "boundary_edges": (2 + added, 0),
@@ -314,3 +326,115 @@ def test_reported_facts_are_the_validators() -> None:
     for key in ("watertight", "winding_consistent", "boundary_edges", "non_manifold_edges"):
         assert changes.get(key, (before[key], before[key])) == (before[key], after[key])
     assert changes["non_manifold_edges"] == (4, 0)
+
+
+def _open_cylinder(segments: int) -> Asset:
+    """A closed-bottom cylinder (radius 1, height 1) open at the top: a ``segments``-edge hole."""
+    theta = 2 * np.pi * np.arange(segments) / segments
+    ring = np.column_stack([np.cos(theta), np.sin(theta)])
+    vertices = np.vstack(
+        [np.column_stack([ring, np.zeros(segments)]), np.column_stack([ring, np.ones(segments)])]
+    )
+    vertices = np.vstack([vertices, [[0.0, 0.0, 0.0]]])
+    i = np.arange(segments)
+    j = (i + 1) % segments
+    faces = np.vstack(
+        [
+            np.column_stack([i, j, j + segments]),
+            np.column_stack([i, j + segments, i + segments]),
+            np.column_stack([j, i, np.full(segments, 2 * segments)]),
+        ]
+    )
+    return Asset(meshes=[Mesh(vertices, faces)])
+
+
+def test_large_hole_is_filled_when_asked() -> None:
+    cup = _open_cylinder(64)
+    left = cup.transform(repair())
+    assert left.reports[-1].details["holes_left"] == 1
+    assert [w.code for w in left.reports[-1].warnings] == ["not-watertight"]
+    asset = cup.transform(repair(max_hole_edges=None))
+    report = asset.reports[-1]
+    assert report.details == _details(
+        {"33-128": 1}, holes_filled=1, hole_faces_added=62, largest_hole_filled=64
+    )
+    assert report.changes == {
+        "watertight": (False, True),
+        "boundary_edges": (64, 0),
+        "faces": (192, 254),
+    }
+    _closed(asset)
+    assert _volume(asset) == pytest.approx(32 * np.sin(2 * np.pi / 64))
+
+
+def test_fin_on_an_open_cube() -> None:
+    # A fin on edge 0-1 (three faces there) and the cube's y = 1 side missing: the fin goes
+    # first, so the hole's rim is well defined, then the hole is closed.
+    vertices = np.vstack([CUBE_VERTICES, [[0.5, -1.0, 0.0]]])
+    faces = np.vstack([np.delete(CUBE_FACES, [6, 7], axis=0), [[0, 1, 8]]])
+    broken = _cube(vertices, faces)
+    assert mesh_facts(broken)["non_manifold_edges"] == 1
+    asset = broken.transform(repair())
+    report = asset.reports[-1]
+    assert report.details == _details(
+        {"3-8": 1},
+        non_manifold_faces_removed=1,
+        holes_filled=1,
+        hole_faces_added=2,
+        largest_hole_filled=4,
+        unused_vertices_removed=1,
+    )
+    _closed(asset)
+    assert _volume(asset) == pytest.approx(1.0)
+
+
+def test_twisted_band_loses_a_face_and_agrees() -> None:
+    # A Möbius band cannot be wound consistently: the face on the edge that still disagrees
+    # after the walk goes, and the rest agrees.
+    vertices = []
+    for t in np.linspace(0, 2 * np.pi, 8, endpoint=False):
+        for s in (-0.3, 0.3):
+            r = 1 + s * np.cos(t / 2)
+            vertices.append([r * np.cos(t), r * np.sin(t), s * np.sin(t / 2)])
+    faces = []
+    for i in range(8):
+        b0, b1 = (2 * i + 2, 2 * i + 3) if i < 7 else (1, 0)
+        faces += [[2 * i, b0, b1], [2 * i, b1, 2 * i + 1]]
+    band = _cube(np.asarray(vertices), np.asarray(faces))
+    assert mesh_facts(band)["winding_consistent"] is False
+    asset = band.transform(repair(fill_holes=False))
+    assert asset.reports[-1].details["twisted_faces_removed"] == 1
+    assert asset.face_count == 15
+    assert mesh_facts(asset)["winding_consistent"] is True
+
+
+def test_hole_size_option_is_checked() -> None:
+    assert repair(max_hole_edges=None).options.max_hole_edges is None  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="greater than or equal to 3"):
+        repair(max_hole_edges=2)
+
+
+def test_wall_between_stacked_cubes_goes_and_joins_them() -> None:
+    # Two unit cubes sharing the square x = 1: its two triangles are in both, wound opposite
+    # ways. Dropping both sides leaves one closed 2 x 1 x 1 box (keeping one side would leave
+    # the square's edges with three faces each).
+    vertices = np.vstack([CUBE_VERTICES, CUBE_VERTICES + np.array([1.0, 0.0, 0.0])])
+    faces = np.vstack([CUBE_FACES, CUBE_FACES + 8])
+    asset = _cube(vertices, faces).transform(repair())
+    report = asset.reports[-1]
+    assert report.details == _details(internal_faces_removed=4)
+    assert report.changes["non_manifold_edges"] == (5, 0)
+    assert asset.face_count == 20
+    _closed(asset)
+    assert _volume(asset) == pytest.approx(2.0)
+
+
+def test_double_sided_sheet_keeps_one_side() -> None:
+    # The same square twice, wound both ways, attached to nothing: not a wall between parts,
+    # so the duplicate step keeps the first side.
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
+    faces = np.array([[0, 1, 2], [0, 2, 3], [2, 1, 0], [3, 2, 0]])
+    asset = _cube(square, faces).transform(repair(fill_holes=False))
+    details = asset.reports[-1].details
+    assert (details["internal_faces_removed"], details["duplicate_faces_removed"]) == (0, 2)
+    assert asset.meshes[0].faces.tolist() == [[0, 1, 2], [0, 2, 3]]

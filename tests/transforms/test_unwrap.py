@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import trimesh
@@ -11,6 +13,7 @@ from meshes import CUBE_FACES, CUBE_VERTICES
 from meshforge.asset import Asset, Material, Mesh, Texture
 from meshforge.transforms import unwrap
 from meshforge.transforms.unwrap import UnwrapOptions
+from meshforge.transforms.uv_layout import move_charts_into_unit_tile
 
 
 def cube() -> Asset:
@@ -102,14 +105,14 @@ def test_options_are_validated() -> None:
         UnwrapOptions(margin=2)  # type: ignore[call-arg]
 
 
-def two_squares(uv_offset: tuple[float, float]) -> Asset:
+def two_squares(uv_offset: tuple[float, float], textured: bool = True) -> Asset:
     """Two separate unit squares in one mesh; the second's UVs are the first's, moved."""
     square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
     vertices = np.vstack([square, square + np.array([3.0, 0.0, 0.0])])
     faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7]])
     first = square[:, :2] * 0.5
     uv = np.vstack([first, first + uv_offset])
-    texture = Texture(np.full((8, 8, 3), 200, dtype=np.uint8))
+    texture = Texture(np.full((8, 8, 3), 200, dtype=np.uint8)) if textured else None
     mesh = Mesh(vertices=vertices, faces=faces, uv=uv)
     return Asset(meshes=[mesh], materials=[Material(base_color_texture=texture)])
 
@@ -128,7 +131,9 @@ def test_a_usable_layout_and_its_texture_are_kept() -> None:
     ("offset", "reason"),
     [
         ((0.0, 0.0), "50.0% of the UV area overlaps"),  # both squares on one place
-        ((1.0, 0.0), "UVs outside [0, 1] (tiling)"),
+        # A whole tile off: moved back, where it lands on the first square.
+        ((1.0, 0.0), "50.0% of the UV area overlaps"),
+        ((0.75, 0.0), "UVs outside [0, 1] (tiling)"),  # across the border u = 1: true tiling
     ],
 )
 def test_overlapping_or_tiling_layouts_get_a_fresh_atlas(
@@ -170,3 +175,59 @@ def test_merge_materials_gives_one_atlas_and_one_material() -> None:
     assert texel_cover(all_uv, all_faces, 256).max() == 1  # one atlas: no chart overlaps
     assert uv.min() >= 0 and uv.max() <= 1
     assert after.reports[-1].changes["materials"] == (2, 1)
+
+
+def test_charts_a_whole_tile_off_are_moved_back_and_kept() -> None:
+    # The second square's UVs lie in u 1.5..2, v -0.5..0: one tile right and one down.
+    before = two_squares((1.5, -0.5))
+    after = before.transform(unwrap())
+    uv = after.meshes[0].uv
+    assert uv is not None
+    assert np.array_equal(uv, two_squares((0.5, 0.5)).meshes[0].uv)  # moved by exactly (-1, 1)
+    assert after.materials[0].base_color_texture is before.materials[0].base_color_texture
+    report = after.reports[-1]
+    assert report.details["kept"] == [{"material": 0, "overlap": 0.0, "moved_charts": 1}]
+    assert report.details["atlases"] == [] and report.warnings == []
+
+
+def test_move_charts_leaves_charts_across_a_tile_border() -> None:
+    mesh = two_squares((0.75, 0.0)).meshes[0]  # the second chart spans u 0.75..1.25
+    same, moved = move_charts_into_unit_tile(mesh)
+    assert (same is mesh, moved) == (True, 0)
+    no_uv = dataclasses.replace(mesh, uv=None)
+    assert move_charts_into_unit_tile(no_uv) == (no_uv, 0)
+    shifted = dataclasses.replace(mesh, uv=mesh.uv + np.array([3.0, -2.0]))  # all 3 right, 2 down
+    back, moved = move_charts_into_unit_tile(shifted)
+    assert moved == 1  # the first; the second still spans a border (u 3.75..4.25)
+    assert back.uv is not None
+    assert np.array_equal(back.uv[:4], mesh.uv[:4])
+    assert np.array_equal(back.uv[4:], shifted.uv[4:])
+
+
+def test_keep_overlapping_keeps_a_textured_material_only() -> None:
+    textured = two_squares((0.0, 0.0)).transform(unwrap(keep_overlapping=True))
+    assert textured.reports[-1].details["kept"] == [{"material": 0, "overlap": None}]
+    assert textured.materials[0].base_color_texture is not None
+    # Without a texture the material will be baked into: overlapping charts would mix.
+    plain = two_squares((0.0, 0.0), textured=False)
+    after = plain.transform(unwrap(resolution=256, keep_overlapping=True))
+    assert [a["reason"] for a in after.reports[-1].details["atlases"]] == [
+        "50.0% of the UV area overlaps"
+    ]
+    uv = after.meshes[0].uv
+    assert uv is not None and texel_cover(uv, after.meshes[0].faces, 256).max() == 1
+
+
+def test_keep_tiled_keeps_a_textured_tiling_layout_as_it_is() -> None:
+    before = two_squares((0.75, 0.0))
+    after = before.transform(unwrap(keep_tiled=True))
+    assert after.meshes[0] is before.meshes[0]
+    assert after.materials[0].base_color_texture is before.materials[0].base_color_texture
+    assert after.reports[-1].details["kept"] == [{"material": 0, "tiled": True}]
+    plain = two_squares((0.75, 0.0), textured=False).transform(unwrap(keep_tiled=True))
+    assert [a["reason"] for a in plain.reports[-1].details["atlases"]] == [
+        "UVs outside [0, 1] (tiling)"
+    ]
+    # keep_tiled does not keep a layout that is inside [0, 1] but overlaps.
+    overlapping = two_squares((0.0, 0.0)).transform(unwrap(keep_tiled=True))
+    assert "kept" not in overlapping.reports[-1].details

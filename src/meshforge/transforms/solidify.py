@@ -2,18 +2,23 @@
 
 Steps, each in the report (coordinates are metres, +Y up, as everywhere in an Asset):
 
-1. the ``repair`` transform's function cleans the surface (its report is kept under
-   ``details.repair``);
+1. the ``repair`` transform's function cleans the surface and closes every hole, whatever its
+   size (``max_hole_edges=None``; its report is kept under ``details.repair``);
 2. corners at the same position are merged and the whole surface becomes a manifold3d
-   ``Manifold``; its connected parts are united (overlapping shells become one solid). A surface
-   that is still open or not 2-manifold cannot be a solid: a TransformError says why;
+   ``Manifold``; its connected parts are united (overlapping shells become one solid). A part
+   that is still open is dropped when it is tiny (under ``OPEN_PART_FRACTION`` of the surface;
+   a ``open-parts-dropped`` warning counts them); a larger open part, or a surface that encloses
+   no volume, cannot be a solid: a TransformError says why;
 3. with ``flatten_base``, a base that is not already flat (flat faces at the lowest level cover
    less than 1% of the footprint) is cut off ``base_cut_mm`` above the lowest point, so the part
    sits flat on the bed;
 4. wall thickness is estimated at ``wall_samples`` area-weighted points: a ray is cast inward
    along the surface normal (manifold3d's ray cast; trimesh's needs rtree or embree) and a hit
    closer than ``min_wall_mm`` marks a thin spot. The fraction of thin spots is reported, and any
-   at all raises a ``thin-walls`` warning.
+   at all raises a ``thin-walls`` warning;
+5. the solid's mesh is cleaned so that it stays closed once positions are welded, as a slicer
+   reads an STL: manifold3d keeps touching parts apart by index only and a boolean's cuts leave
+   slivers (``solid_cleanup.py``; counts under ``details.cleanup``).
 
 The result is one mesh with the first mesh's material; UVs and normals are dropped (a print has
 none), and the report says so.
@@ -31,7 +36,9 @@ from meshforge.asset import Asset, FloatArray, IntArray, Material, Mesh, RealSiz
 from meshforge.errors import TransformError
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, StageReport, Transform
+from meshforge.transforms.edge_index import EdgeIndex, face_components
 from meshforge.transforms.repair import repair
+from meshforge.transforms.solid_cleanup import clean_solid
 from meshforge.transforms.weld import position_ids
 
 if TYPE_CHECKING:
@@ -39,6 +46,16 @@ if TYPE_CHECKING:
 
 # A base counts as flat when its flat faces cover this fraction of the footprint.
 FLAT_BASE_FRACTION = 0.01
+# An open part (one repair could not close) under this fraction of the surface area is dropped.
+OPEN_PART_FRACTION = 0.001
+# Clean-up of the solid, as fractions of its bounding-box diagonal: manifold3d's simplification
+# and the collapse of joined vertices (well under what a printer resolves), how far touching
+# sheets are moved apart, and the side of the square whose area makes a face count as zero
+# (validation's limit is 1e-6; twice that leaves room for the STL's 32-bit floats).
+SIMPLIFY = 1e-7
+COLLAPSE = 2e-6
+SEPARATION = 1e-6
+ZERO_AREA_SIDE = 2e-6
 
 
 class SolidifyOptions(Options):
@@ -89,8 +106,37 @@ def merged_surface(asset: Asset) -> tuple[FloatArray, IntArray]:
     return np.asarray(vertices[first], dtype=np.float64), np.asarray(faces[keep], dtype=np.int64)
 
 
+def drop_open_parts(vertices: FloatArray, faces: IntArray) -> tuple[IntArray, int, float]:
+    """The faces without the connected parts that are still open (an edge with one face, or
+    more than two), the number of parts dropped and their share of the surface area; a
+    TransformError when such a part is not tiny (``OPEN_PART_FRACTION``)."""
+    if len(faces) == 0:
+        return faces, 0, 0.0
+    index = EdgeIndex.build(faces, len(vertices))
+    count, labels = face_components(faces, index)
+    run, sizes = index.run_sizes()
+    bad_entry = sizes[run] != 2
+    open_part = np.zeros(count, dtype=bool)
+    open_part[labels[index.face[bad_entry]]] = True
+    if not open_part.any():
+        return faces, 0, 0.0
+    tri = vertices[faces]
+    areas = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1) / 2
+    share = float(areas[open_part[labels]].sum() / max(float(areas.sum()), 1e-300))
+    if share >= OPEN_PART_FRACTION:
+        edges = int(np.count_nonzero(sizes != 2))
+        raise TransformError(
+            f"{int(open_part.sum())} parts ({share:.1%} of the surface) are still open after "
+            f"repair ({edges} edges without exactly two faces), so they cannot become a solid",
+            stage="solidify",
+            hint="Close those openings in a modelling tool, or remove the open parts.",
+        )
+    return faces[~open_part[labels]], int(open_part.sum()), share
+
+
 def to_manifold(vertices: FloatArray, faces: IntArray) -> manifold3d.Manifold:
-    """A Manifold of the surface, its overlapping parts united; TransformError when not closed."""
+    """A Manifold of the surface, its overlapping parts united; TransformError when not closed
+    or when it encloses no volume."""
     import manifold3d
 
     mesh = manifold3d.Mesh64(
@@ -99,18 +145,25 @@ def to_manifold(vertices: FloatArray, faces: IntArray) -> manifold3d.Manifold:
     )
     solid = manifold3d.Manifold(mesh)
     status = solid.status()
-    if status != manifold3d.Error.NoError or solid.is_empty():
+    if status != manifold3d.Error.NoError:
         reason = getattr(status, "name", str(status))
         raise TransformError(
             f"the surface is not a closed 2-manifold after repair ({reason}), so it cannot "
             "become a solid",
             stage="solidify",
-            hint="Close the remaining openings (raise repair's max_hole_edges) or fix the mesh "
-            "in a modelling tool.",
+            hint="Close the remaining openings in a modelling tool.",
         )
     parts = solid.decompose()
     if len(parts) > 1:
         solid = manifold3d.Manifold.batch_boolean(parts, manifold3d.OpType.Add)
+    extent = float(np.linalg.norm(np.ptp(vertices, axis=0))) if len(vertices) else 0.0
+    if solid.is_empty() or solid.volume() <= (1e-6 * extent) ** 3:
+        raise TransformError(
+            "the closed surface encloses no volume (a flat or folded sheet), so it cannot "
+            "become a solid",
+            stage="solidify",
+            hint="Give the part a thickness in a modelling tool before printing.",
+        )
     return solid
 
 
@@ -160,13 +213,22 @@ def _solidify(asset: Asset, ctx: Context, options: SolidifyOptions) -> Asset:
     if not asset.face_count:
         raise TransformError("the asset has no faces to make solid", stage="solidify")
     sub = StageReport(stage="repair")
-    repaired = repair().function(asset, Context(report=sub))
+    repaired = repair(max_hole_edges=None).function(asset, Context(report=sub))
     ctx.report.note("repair", _repair_summary(sub))
     ctx.progress(0.3, "repaired")
 
     vertices, faces = merged_surface(repaired)
+    parts = _count_parts(faces)
+    faces, dropped, share = drop_open_parts(vertices, faces)
+    if dropped:
+        ctx.report.note("open_parts_dropped", dropped)
+        ctx.warn(
+            "open-parts-dropped",
+            f"{dropped} small parts that repair could not close ({share:.3%} of the surface) "
+            "were left out of the solid",
+        )
     solid = to_manifold(vertices, faces)
-    ctx.report.change("parts", _count_parts(faces), 1)
+    ctx.report.change("parts", parts, 1)
     ctx.progress(0.5, "solid")
 
     cut_mm = 0.0
@@ -187,7 +249,22 @@ def _solidify(asset: Asset, ctx: Context, options: SolidifyOptions) -> Asset:
     ctx.report.note("base_cut_mm", cut_mm)
     ctx.progress(0.7, "base flattened")
 
-    vertices, faces = from_manifold(solid)
+    box = np.asarray(solid.bounding_box(), dtype=np.float64)
+    diagonal = float(np.linalg.norm(box[3:] - box[:3]))
+    solid = solid.as_original().simplify(SIMPLIFY * diagonal)
+    vertices, faces, cleanup, clean = clean_solid(
+        *from_manifold(solid),
+        tolerance=COLLAPSE * diagonal,
+        separation=SEPARATION * diagonal,
+        max_area=(ZERO_AREA_SIDE * diagonal) ** 2,
+    )
+    ctx.report.note("cleanup", cleanup)
+    if not clean:
+        ctx.warn(
+            "not-clean",
+            "the solid still has edges that more than two faces share, or faces of next to "
+            "no area, once its positions are welded; a slicer may need to repair it",
+        )
     volume = float(solid.volume())
     ctx.report.note("volume_m3", volume)
     ctx.report.note("watertight", True)

@@ -14,7 +14,16 @@ With ``keep_existing`` (the default) a material whose meshes already have a usab
 [0, 1], at most ``max_overlap`` of the UV area overlapping: ``uv_layout.py``) keeps its UVs and
 its textures: an artist's or a scanner's atlas, carried through ``decimate``, holds the texture at
 its full resolution, which no re-bake into a fresh atlas matches. ``bake`` then adds only the
-maps the material lacks.
+maps the material lacks. Charts that lie whole in another UV tile are first moved into [0, 1] by
+whole tiles (lossless: textures repeat), so an atlas exported one tile off is kept.
+
+What "usable" means depends on what is baked into the layout afterwards. A normal or ORM map
+baked into overlapping (mirrored) charts mixes the two places, and no map can be baked into a
+tiled layout; but a chain that bakes nothing into a material with a base-colour texture (display
+profiles requiring only the base colour) can keep its layout as it is: ``keep_overlapping`` keeps
+such a material's overlapping charts, ``keep_tiled`` its tiling (UVs outside [0, 1], for targets
+that accept repeating textures). A material without a base-colour texture is baked into, so its
+layout must be usable either way.
 
 With ``merge_materials``, an asset whose meshes use several materials gets one atlas over all of
 them and one material (the first's settings; BLEND or MASK if any was, double-sided if any
@@ -34,7 +43,7 @@ from meshforge.asset import Asset, Material, Mesh
 from meshforge.errors import DependencyError, TransformError
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
-from meshforge.transforms.uv_layout import layout_facts
+from meshforge.transforms.uv_layout import layout_facts, move_charts_into_unit_tile
 
 
 class UnwrapOptions(Options):
@@ -62,7 +71,18 @@ class UnwrapOptions(Options):
         description="Fraction of the UV area that may overlap (mirrored or stacked charts) "
         "for a layout to be kept; baking into overlapping charts mixes their surfaces.",
     )
-
+    keep_overlapping: bool = Field(
+        default=False,
+        description="With keep_existing, also keep overlapping charts (mirrored halves) of a "
+        "material that has a base-colour texture: for chains whose bake adds no map to such a "
+        "material (normal_map and ao off).",
+    )
+    keep_tiled: bool = Field(
+        default=False,
+        description="With keep_existing, also keep a tiling layout (UVs outside [0, 1] after "
+        "whole-tile moves) of a material that has a base-colour texture: for targets that "
+        "repeat textures, in chains whose bake adds no map to such a material.",
+    )
     merge_materials: bool = Field(
         default=False,
         description="Give all meshes one atlas and one material (for one-material platforms); "
@@ -76,6 +96,8 @@ def unwrap(
     keep_existing: bool = True,
     max_overlap: float = 0.01,
     merge_materials: bool = False,
+    keep_overlapping: bool = False,
+    keep_tiled: bool = False,
 ) -> Transform:
     options = UnwrapOptions(
         resolution=resolution,
@@ -83,6 +105,8 @@ def unwrap(
         keep_existing=keep_existing,
         max_overlap=max_overlap,
         merge_materials=merge_materials,
+        keep_overlapping=keep_overlapping,
+        keep_tiled=keep_tiled,
     )
     return Transform(
         name="unwrap", function=lambda a, c: unwrap_asset(a, c, options), options=options
@@ -106,11 +130,13 @@ def unwrap_asset(asset: Asset, ctx: Context, options: UnwrapOptions) -> Asset:
     for step, (material, members) in enumerate(sorted(groups.items())):
         group = [asset.meshes[i] for i in members]
         if options.keep_existing:
-            facts = layout_facts(group)
-            if facts.usable(options.max_overlap):
-                kept.append({"material": material, "overlap": round(facts.overlap, 4)})
+            own = materials[material] if material < len(materials) else None
+            moved, keep, reason = _existing(group, own, options)
+            if keep is not None:
+                for i, mesh in zip(members, moved, strict=True):
+                    meshes[i] = mesh
+                kept.append({"material": material, **keep})
                 continue
-            reason = facts.reason(options.max_overlap)
         else:
             reason = "keep_existing is off"
         ctx.progress(step / len(groups), f"unwrapping material {material}")
@@ -138,6 +164,28 @@ def unwrap_asset(asset: Asset, ctx: Context, options: UnwrapOptions) -> Asset:
         ctx.report.note("kept", kept)
     ctx.report.note("meshes", per_mesh)
     return dataclasses.replace(asset, meshes=meshes, materials=materials)
+
+
+def _existing(
+    group: list[Mesh], material: Material | None, options: UnwrapOptions
+) -> tuple[list[Mesh], dict[str, Any] | None, str]:
+    """The group with whole charts moved into the unit tile, what keeping it records (None: it
+    is not kept) and, when not kept, why."""
+    pairs = [move_charts_into_unit_tile(mesh) for mesh in group]
+    moved = [mesh for mesh, _ in pairs]
+    count = sum(n for _, n in pairs)
+    textured = material is not None and material.base_color_texture is not None
+    as_is = textured and options.keep_overlapping
+    facts = layout_facts(moved, measure_overlap=not as_is)
+    keep: dict[str, Any] | None = None
+    if facts.inside and (as_is or facts.usable(options.max_overlap)):
+        overlap = facts.overlap
+        keep = {"overlap": None if overlap is None else round(overlap, 4)}
+    elif facts.has_uv and not facts.inside and textured and options.keep_tiled:
+        keep = {"tiled": True}
+    if keep is not None and count:
+        keep["moved_charts"] = count
+    return moved, keep, facts.reason(options.max_overlap)
 
 
 def _merged(asset: Asset, ctx: Context, options: UnwrapOptions, used: list[int]) -> Asset:

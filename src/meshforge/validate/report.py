@@ -115,58 +115,20 @@ def validate_asset(
         else:
             textures = c.gltf_textures(gltf, binary, source.parent)
             materials = c.gltf_materials(gltf)
-    b = profile.budgets
-    runs: list[tuple[str, Any]] = []
-    if source is not None:
-        runs.append(("file_format", lambda: c.check_file_format(source, profile.formats)))
-        if b.file_size_mb is not None:
-            size_mb = b.file_size_mb
-            runs.append(("file_size", lambda: c.check_file_size(source.stat().st_size, size_mb)))
-    runs += [
-        ("watertight", lambda: c.check_watertight(asset)),
-        ("manifold", lambda: c.check_manifold(asset)),
-        ("winding", lambda: c.check_winding(asset)),
-        ("degenerate_faces", lambda: c.check_degenerate_faces(asset)),
-        ("uv_present", lambda: c.check_uv_present(asset)),
-        ("uv_range", lambda: c.check_uv_range(asset)),
-    ]
-    if b.texture_power_of_two:
-        runs.append(("texture_power_of_two", lambda: c.check_texture_power_of_two(textures)))
-    if b.texture_max_size is not None:
-        max_size = b.texture_max_size
-        runs.append(("texture_max_size", lambda: c.check_texture_max_size(textures, max_size)))
-    if b.texture_min_size is not None:
-        min_size = b.texture_min_size
-        runs.append(("texture_min_size", lambda: c.check_texture_min_size(textures, min_size)))
-    runs.append(("pbr_maps", lambda: c.check_pbr_maps(materials, profile.required_maps)))
-    if b.materials is not None:
-        most = b.materials
-        runs.append(("materials", lambda: c.check_material_count(materials, most)))
-    if b.triangles is not None:
-        triangles = b.triangles
-        runs.append(("triangles", lambda: c.check_triangles(asset, triangles)))
-    if b.vertices is not None:
-        vertices = b.vertices
-        runs.append(("vertices", lambda: c.check_vertices(asset, vertices)))
     # glTF is metres and +Y up by specification, and ``api.load`` reads STL (millimetres, +Z up,
     # as slicers write it) into metres and +Y up; the profile's unit and up axis describe the
     # other, unit-less files (OBJ, PLY) as they are.
     in_metres = is_gltf or (source is not None and source.suffix.lower() == ".stl")
-    up = "+y" if in_metres else profile.up_axis
-    if profile.real_size is not None:
-        low, high = profile.real_size.min_m, profile.real_size.max_m
-        unit = 1.0 if in_metres else _UNIT_M[profile.units]
-        runs.append(("real_size", lambda: c.check_real_size(asset, low, high, unit)))
-    if profile.pivot != "any":
-        rule = profile.pivot
-        runs.append(("pivot", lambda: c.check_pivot(asset, rule, up)))
-    runs.append(("up_axis", lambda: c.check_up_axis(asset, up)))
-
-    results = []
-    for check_id, run in runs:
-        level = profile.level(check_id)
-        if level != "off":
-            results.append(run().with_severity(level))
+    subject = c.Subject(
+        asset,
+        profile,
+        textures,
+        materials,
+        path=source,
+        unit_m=1.0 if in_metres else _UNIT_M[profile.units],
+        up_axis="+y" if in_metres else profile.up_axis,
+    )
+    results = c.run_checks(subject)
     validation = None
     if source is not None and is_gltf:
         # Required whatever the profile says: a profile cannot pass a file the validator rejects.
