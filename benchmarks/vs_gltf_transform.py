@@ -11,9 +11,10 @@ Tools, each a fresh process per file, as a user runs it:
   meshoptimizer (error 1e-4 of the extent, ratio 0), flatten, join, instance (>= 5), palette
   (>= 5), prune, resample, sparse, textures recompressed in their own format and capped at
   2048 px, and EXT_meshopt_compression (``--compress meshopt``, level high);
-- ``meshforge optimize IN -o OUT --profile web`` and ``--profile shopify`` (weld, repair,
-  decimate to 40k / 100k faces, pivot, then the profile's validation, which runs the Khronos
-  glTF Validator itself: its time is part of the figure).
+- ``meshforge optimize IN -o OUT --profile web`` and ``--profile shopify`` (the profile's
+  chain: weld, repair, decimate to 40k / 100k faces, unwrap and bake where a material lacks
+  UVs or maps, resize, pivot; then the profile's validation, which runs the Khronos glTF
+  Validator itself: its time is part of the figure).
 
 Recorded per output: size, triangles (from the glTF JSON: index or position accessor counts of
 every triangle primitive reached from the scene, so compressed files count too), the Khronos glTF
