@@ -223,7 +223,7 @@ def main() -> None:
         RESULTS / "shopify_speed.png"
     )
 
-    median_s = statistics.median(r["seconds"] for r in timed)
+    median_s = round(statistics.median(r["seconds"] for r in timed), 3)
     mean_frame = round(float(np.mean([v["frame_db"] for v in views])), 2)
     mean_object = round(float(np.mean([v["object_db"] for v in views])), 2)
     document = {

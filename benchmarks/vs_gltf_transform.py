@@ -208,28 +208,24 @@ def markdown(d: dict[str, Any]) -> str:
 
 # Written after reading the results (see the JSON for the detail).
 READING: list[str] = [
-    "- Not a clean timing: this run shared the 2-core machine with "
-    "benchmarks/shopify_speed.py; compare the tools with each other, not with other runs.",
-    "- The shopify column used the shopify chain as changed during the session (weld, repair, "
-    "decimate, unwrap, bake with normal + AO/ORM, pivot): 8/16 pass now (the closed assets), "
-    "against 0/16 in results/census (the earlier chain, which made no normal/ORM maps). "
-    "SheenChair's shopify GLB has 4 glTF Validator errors (ACCESSOR_VECTOR3_NON_UNIT): a bug "
-    "in the new bake/export path to look at. Its outputs are 3-5x larger than web's (three "
-    "1024 px maps) and it is 3-15x slower (unwrap + bake).",
-    "- gltf-transform's defaults give the smallest files (6.2 MB over the 16 against 9.6 MB "
-    "for meshforge web) mostly through EXT_meshopt_compression + quantization, which meshforge "
-    "does not write; it keeps nearly every triangle (error 1e-4) where meshforge decimates to "
-    "a budget (ToyCar 80,931 vs 39,998; the dense mesh 169,221 vs 50,962), and on ToyCar its "
-    "file is larger (3.1 MB vs 1.3 MB: meshforge dropped the normal/ORM/emissive maps on load).",
-    "- The Khronos validator reports 0 errors on every gltf-transform output, but it does not "
-    "decode EXT_meshopt_compression (info UNSUPPORTED_EXTENSION), so the compressed data is "
-    "not checked; ToyCar gets MESH_PRIMITIVE_GENERATED_TANGENT_SPACE warnings.",
-    "- Speed: gltf-transform 1.2-5.4 s per file (3.9 s on 500k faces) against meshforge web "
-    "2.4-10 s (22.7 s on 500k faces), whose figure includes its own validation pass (a node "
-    "process running the glTF Validator) and Python start-up.",
-    "- meshforge web fails 9/16 for the reasons in results/census (open surfaces, no UVs); the "
-    "dense mesh fails web on watertight, manifold, winding and degenerate_faces (WaterBottle "
-    "is open, and decimate keeps 50,962 faces of the 40k target because of locked seams).",
+    "- A clean timing: this run had the 2-core machine to itself; still, compare the tools "
+    "with each other rather than with other runs.",
+    "- Both meshforge profiles pass on all 16 files and on the 500k-face mesh, and no output "
+    "of any tool has a glTF Validator error. The validator does not decode "
+    "EXT_meshopt_compression (info UNSUPPORTED_EXTENSION), so gltf-transform's compressed data "
+    "is not checked; its ToyCar output gets MESH_PRIMITIVE_GENERATED_TANGENT_SPACE warnings.",
+    "- Size: gltf-transform's defaults give the smallest files (6.2 MB over the 16, against "
+    "12.4 MB for meshforge web and 22.6 MB for shopify), mostly through EXT_meshopt_compression "
+    "and quantization, which meshforge does not write. meshforge's files also carry what the "
+    "profiles require: baked maps where a material lacked them (web), and normal + ORM maps "
+    "for every asset (shopify). On ToyCar meshforge web is the smaller (2.9 MB against 3.1 MB).",
+    "- Triangles: gltf-transform keeps nearly every triangle (simplify error 1e-4: 312k of "
+    "360k); meshforge decimates to the profile's budget (web 270k, shopify 290k; on the "
+    "500k-face mesh 169,221 for gltf-transform against 39,990 and 99,988).",
+    "- Speed: median per file 0.78 s for gltf-transform, 1.6 s for meshforge web and 4.0 s "
+    "for shopify. meshforge's figures include Python start-up and its validation pass (a node "
+    "process running the Khronos validator), which gltf-transform does not run; shopify adds "
+    "unwrap and the normal and occlusion bake. On 500k faces: 2.3 s, 5.1 s and 11.2 s.",
 ]
 
 
@@ -289,7 +285,7 @@ def main() -> None:
             "triangles": sum(r["triangles"] for r in ok),
             "files_with_errors": sum(r["validator"]["errors"] > 0 for r in ok)
             + (len(gt) - len(ok)),
-            "median_s": statistics.median(r[tool]["seconds"] for r in gt) if gt else None,
+            "median_s": round(statistics.median(r[tool]["seconds"] for r in gt), 3) if gt else None,
         }
         if tool != "gltf-transform":
             summary[tool]["profile_passed"] = f"{sum(r.get('profile_passed', False) for r in ok)}"
