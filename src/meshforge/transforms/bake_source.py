@@ -112,7 +112,7 @@ def project(
     _, first = tree.query(points, k=1, workers=-1)
     face = np.asarray(first, dtype=np.int64).reshape(-1)
     tris = src.vertices[src.faces[face]]
-    bary = closest_barycentric(tris, points)
+    bary = np.asarray(closest_barycentric(tris, points), dtype=np.float64)
     nearest = np.einsum("nj,njd->nd", bary, tris)
     dist = np.linalg.norm(nearest - points, axis=1)
     facing = np.einsum("nd,nd->n", src.face_normals[face], normals) > 0
@@ -150,9 +150,12 @@ def _project_candidates(
     return face, bary, dist
 
 
-def closest_barycentric(tris: FloatArray, p: FloatArray) -> FloatArray:
+def closest_barycentric(
+    tris: NDArray[np.floating[Any]], p: NDArray[np.floating[Any]]
+) -> NDArray[np.floating[Any]]:
     """Barycentric weights (n, 3) of the closest point of each triangle to each point
-    (Ericson, Real-Time Collision Detection 5.1.5, all regions at once)."""
+    (Ericson, Real-Time Collision Detection 5.1.5, all regions at once), in the inputs'
+    precision."""
     a, b, c = tris[:, 0], tris[:, 1], tris[:, 2]
     ab, ac, ap = b - a, c - a, p - a
     d1, d2 = np.einsum("ij,ij->i", ab, ap), np.einsum("ij,ij->i", ac, ap)
