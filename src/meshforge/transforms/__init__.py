@@ -7,6 +7,7 @@ from meshforge.transforms.dedup import dedup
 from meshforge.transforms.lods import lods
 from meshforge.transforms.orient import orient
 from meshforge.transforms.pivot import pivot
+from meshforge.transforms.remesh import remesh
 from meshforge.transforms.repair import repair
 from meshforge.transforms.resize import resize
 from meshforge.transforms.scale import scale
@@ -24,6 +25,7 @@ __all__ = [
     "lods",
     "orient",
     "pivot",
+    "remesh",
     "repair",
     "resize",
     "scale",

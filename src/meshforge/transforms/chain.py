@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:
     from meshforge.validate.profiles import Profile
 
-LOOK_LOSING = frozenset({"decimate", "lods", "unwrap", "solidify"})
+LOOK_LOSING = frozenset({"decimate", "remesh", "lods", "unwrap", "solidify"})
 MOVING = frozenset({"scale", "orient", "pivot"})
 
 # name -> module under meshforge.transforms holding a factory of the same name.
@@ -46,6 +46,7 @@ BUILTIN: tuple[str, ...] = (
     "dedup",
     "repair",
     "decimate",
+    "remesh",
     "lods",
     "unwrap",
     "bake",
