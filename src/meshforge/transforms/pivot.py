@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from meshforge.asset import Asset
+from meshforge.errors import TransformError
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
 
@@ -33,6 +34,12 @@ def pivot(position: PivotPosition = "bottom-center") -> Transform:
 
 
 def _pivot(asset: Asset, ctx: Context, options: PivotOptions) -> Asset:
+    if asset.face_count == 0:
+        raise TransformError(
+            "the asset has no faces, so it has no size or bounds to move",
+            stage="pivot",
+            hint="Check the engine's output or the input file.",
+        )
     low, high = asset.bounds()
     if options.position == "origin":
         ctx.report.note("bounds_m", [[round(float(v), 6) for v in row] for row in (low, high)])

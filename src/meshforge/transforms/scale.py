@@ -76,6 +76,12 @@ def scale(
 
 
 def _scale(asset: Asset, ctx: Context, options: ScaleOptions) -> Asset:
+    if asset.face_count == 0:
+        raise TransformError(
+            "the asset has no faces, so it has no size or bounds to scale",
+            stage="scale",
+            hint="Check the engine's output or the input file.",
+        )
     extents = asset.extents()
     axis, metres, given = options.target(extents)
     current = float(extents[AXES[axis]])

@@ -211,7 +211,11 @@ def wall_thickness(
 
 def _solidify(asset: Asset, ctx: Context, options: SolidifyOptions) -> Asset:
     if not asset.face_count:
-        raise TransformError("the asset has no faces to make solid", stage="solidify")
+        raise TransformError(
+            "the asset has no faces to make solid",
+            stage="solidify",
+            hint="Check the engine's output or the input file.",
+        )
     sub = StageReport(stage="repair")
     repaired = repair(max_hole_edges=None).function(asset, Context(report=sub))
     ctx.report.note("repair", _repair_summary(sub))
