@@ -126,6 +126,9 @@ def project(
 def _project_candidates(
     points: FloatArray, normals: FloatArray, src: Source, tree: Any
 ) -> tuple[IntArray, FloatArray, FloatArray]:
+    """The best of the ``CANDIDATES`` triangles with the nearest centroids, tried in two halves:
+    a point whose best of the nearer half lies inside it, facing the same way, is settled there
+    (as the first pass settles the nearest one), and only the rest try the farther half."""
     k = min(CANDIDATES, len(src.faces))
     face = np.empty(len(points), dtype=np.int64)
     bary = np.empty((len(points), 3))
@@ -134,20 +137,41 @@ def _project_candidates(
         p, n = points[lo : lo + CHUNK], normals[lo : lo + CHUNK]
         _, cand = tree.query(p, k=k, workers=-1)
         cand = np.asarray(cand, dtype=np.int64).reshape(len(p), k)
-        # Candidates are compared in single precision, relative to each point (so the values
-        # stay small and exact enough), which halves the memory traffic of the search.
-        tris = (src.vertices[src.faces[cand]] - p[:, None, None, :]).astype(np.float32)
-        origin = np.zeros((len(p) * k, 3), dtype=np.float32)
-        w = closest_barycentric(tris.reshape(-1, 3, 3), origin).reshape(-1, k, 3)
-        nearest = np.einsum("nkj,nkjd->nkd", w, tris)
-        d2 = np.sum(nearest.astype(np.float64) ** 2, axis=2)
-        facing = np.einsum("nkd,nd->nk", src.face_normals[cand], n) > 0
-        best = np.argmin(np.where(facing, d2, d2 + 1e30), axis=1)
-        rows = np.arange(len(p))
-        face[lo : lo + CHUNK] = cand[rows, best]
-        bary[lo : lo + CHUNK] = w[rows, best]
-        dist[lo : lo + CHUNK] = np.sqrt(d2[rows, best])
+        half = max(k // 2, 1)
+        f, w, d2, score, settled = _best_of(p, n, cand[:, :half], src)
+        rest = np.flatnonzero(~settled)
+        if len(rest) and k > half:
+            f2, w2, d22, score2, _ = _best_of(p[rest], n[rest], cand[rest, half:], src)
+            better = score2 < score[rest]
+            pick = rest[better]
+            f[pick], w[pick], d2[pick] = f2[better], w2[better], d22[better]
+        face[lo : lo + CHUNK], bary[lo : lo + CHUNK] = f, w
+        dist[lo : lo + CHUNK] = np.sqrt(d2)
     return face, bary, dist
+
+
+def _best_of(
+    p: FloatArray, n: FloatArray, cand: IntArray, src: Source
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, NDArray[np.bool_]]:
+    """Each point's nearest candidate, preferring those facing its way: face, weights, squared
+    distance, that distance as ranked (plus 1e30 where no candidate faces its way), and whether
+    the point lies inside that triangle and faces the same way."""
+    k = cand.shape[1]
+    # Compared in single precision, relative to each point (so the values stay small and exact
+    # enough), which halves the memory traffic of the search.
+    tris = (src.vertices[src.faces[cand]] - p[:, None, None, :]).astype(np.float32)
+    origin = np.zeros((len(p) * k, 3), dtype=np.float32)
+    w = closest_barycentric(tris.reshape(-1, 3, 3), origin).reshape(-1, k, 3)
+    nearest = np.einsum("nkj,nkjd->nkd", w, tris)
+    d2 = np.sum(nearest.astype(np.float64) ** 2, axis=2)
+    facing = np.einsum("nkd,nd->nk", src.face_normals[cand], n) > 0
+    best = np.argmin(np.where(facing, d2, d2 + 1e30), axis=1)
+    rows = np.arange(len(p))
+    raw = d2[rows, best]
+    score = np.where(facing[rows, best], raw, raw + 1e30)
+    weights = np.asarray(w[rows, best], dtype=np.float64)
+    settled = facing[rows, best] & (weights.min(axis=1) > 1e-6)
+    return cand[rows, best], weights, raw, score, settled
 
 
 def closest_barycentric(
