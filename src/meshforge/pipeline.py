@@ -210,7 +210,7 @@ def _render_previews(
 
     spec = recipe.output
     written: dict[str, list[Path]] = {}
-    options = RenderOptions(size=spec.thumbnail_size, frames=spec.turntable_frames)
+    options = RenderOptions(size=spec.thumbnail_size)
     if spec.thumbnail:
         try:
             written["thumbnail"] = render_preset(asset, "thumbnail", out_dir, name, options)

@@ -38,16 +38,16 @@ PARTS = [
 ]
 
 
-def _opengl() -> tuple[str, str]:
-    """Whether a headless OpenGL context can be made, and what draws."""
+def _opengl() -> tuple[bool, str, str]:
+    """Whether a headless OpenGL context can be made, its status cell and what draws."""
     from meshforge.errors import DependencyError
 
     try:
         from meshforge.render.gl import renderer_name
 
-        return "[green]ok[/]", f"renders with {renderer_name()}"
+        return True, "[green]ok[/]", f"renders with {renderer_name()}"
     except DependencyError as error:
-        return "[red]missing[/]", escape(str(error))
+        return False, "[red]missing[/]", escape(str(error))
 
 
 def doctor() -> None:
@@ -77,8 +77,8 @@ def doctor() -> None:
         ok = is_installed(name)
         status = "[green]ok[/]" if ok else "[yellow]missing[/] (meshforge models install)"
         table.add_row(f"model {name}", status, str(model_path(name)))
-    status, detail = _opengl()
-    problems += status.startswith("[red]")
+    works, status, detail = _opengl()
+    problems += not works
     table.add_row("OpenGL (EGL)", status, detail)
     console.print(table)
     console.print(escape(FBX_NOTE), highlight=False)

@@ -21,6 +21,7 @@ from meshforge.render.camera import fit_camera, look_at_camera
 from meshforge.render.encode import mp4_available, write_animation, write_image
 from meshforge.render.gl import RenderSettings, SceneRenderer
 from meshforge.render.lights import light_rig
+from meshforge.render.thumbnail import THUMBNAIL_FOV_DEG, THUMBNAIL_MARGIN
 
 __all__ = [
     "PRESETS",
@@ -33,8 +34,8 @@ __all__ = [
 PRESETS = ("thumbnail", "turntable", "sheet", "studio")
 Pixels = NDArray[np.uint8]
 
-FOV_DEG = 30.0  # a longish lens flattens perspective the way product shots do
-MARGIN = 1.1
+# The framing of the numpy thumbnail, so both renderers frame an asset alike.
+FOV_DEG, MARGIN = THUMBNAIL_FOV_DEG, THUMBNAIL_MARGIN
 SHEET_AZIMUTHS = (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0)
 
 

@@ -25,10 +25,10 @@ from pydantic import Field, model_validator
 
 from meshforge.asset import Asset, FloatArray, IntArray, Material, Mesh
 from meshforge.errors import DependencyError, TransformError
-from meshforge.geometry import triangle_areas, vertex_normals
+from meshforge.geometry import row_ids, triangle_areas, vertex_normals
 from meshforge.recipe import Options
 from meshforge.transforms.base import Context, Transform
-from meshforge.transforms.weld import position_ids
+from meshforge.transforms.dedup import TEXTURE_SLOTS
 
 
 class RemeshOptions(Options):
@@ -89,9 +89,7 @@ def _backend() -> object:
 
 def welded(mesh: Mesh) -> tuple[FloatArray, IntArray]:
     """The mesh's positions merged (UV and normal seams joined) and its faces over them."""
-    ids = position_ids(mesh.vertices)
-    first = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
-    first[ids[::-1]] = np.arange(len(ids))[::-1]
+    ids, first = row_ids(mesh.vertices)
     return mesh.vertices[first], ids[mesh.faces]
 
 
@@ -197,11 +195,4 @@ def _remesh(asset: Asset, ctx: Context, options: RemeshOptions) -> Asset:
 
 
 def _has_maps(material: Material) -> bool:
-    return any(
-        t is not None
-        for t in (
-            material.base_color_texture,
-            material.normal_texture,
-            material.occlusion_roughness_metallic_texture,
-        )
-    )
+    return any(getattr(material, slot) is not None for slot in TEXTURE_SLOTS)

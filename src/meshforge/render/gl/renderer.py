@@ -236,8 +236,7 @@ class SceneRenderer:
             "orm": m.occlusion_roughness_metallic_texture,
         }
         for key, texture in maps.items():
-            flag = {"base": "u_has_base_map", "normal": "u_has_normal_map", "orm": "u_has_orm_map"}
-            _set(program, flag[key], texture is not None)
+            _set(program, f"u_has_{key}_map", texture is not None)
             if texture is not None and f"u_{key}_map" in program:
                 self._texture(texture).use(location=units[key])
                 _set(program, f"u_{key}_map", units[key])

@@ -54,8 +54,7 @@ def _height_map(
 ) -> NDArray[np.float32]:
     """Height above the ground of the lowest surface over each texel (inf: none)."""
     program = ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.HEIGHT)
-    top = float(np.max([half, 1e-6]))
-    span = 4.0 * top
+    span = 4.0 * max(half, 1e-6)  # heights the map keeps: up to twice the footprint
     # Clip space: x from world x, y from world z, depth from the height (lower is nearer).
     matrix = np.array(
         [
