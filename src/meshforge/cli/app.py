@@ -12,9 +12,11 @@ from meshforge.cli import (
     convert,
     doctor,
     generate,
+    keys,
     models,
     optimize,
     render,
+    serve,
     validate,
 )
 
@@ -31,7 +33,10 @@ app.command("validate")(validate.validate)
 app.command("convert")(convert.convert)
 app.command("optimize")(optimize.optimize)
 app.command("render")(render.render)
+app.command("serve")(serve.serve)
+app.command("worker")(serve.worker)
 app.add_typer(models.app, name="models")
+app.add_typer(keys.app, name="keys")
 app.add_typer(bench.app, name="bench")
 
 

@@ -1,0 +1,85 @@
+"""Request dependencies: the service state, the caller's API key with its scopes, rate limits."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from meshforge.catalog.keys import find_key
+from meshforge.service.problems import Problem
+from meshforge.service.state import ServiceState
+
+
+@dataclass(frozen=True)
+class Caller:
+    key_id: str | None
+    scopes: frozenset[str]
+    max_active_jobs: int | None = None
+
+
+LOCAL_CALLER = Caller(None, frozenset({"read", "write", "admin"}))
+
+
+def get_state(request: Request) -> ServiceState:
+    state: ServiceState = request.app.state.meshforge
+    return state
+
+
+def _secret_from(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or request.headers.get("api-key") or None
+
+
+def authenticate(request: Request) -> Caller:
+    """The caller's key (401 when missing or unknown), after its rate limit (429)."""
+    state = get_state(request)
+    if not state.settings.auth:
+        return LOCAL_CALLER
+    secret = _secret_from(request)
+    if secret is None:
+        raise Problem(
+            401,
+            "missing-api-key",
+            "this endpoint needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY' "
+            "(create one with `meshforge keys create NAME`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    row = find_key(state.catalog, secret)
+    if row is None:
+        raise Problem(
+            401,
+            "invalid-api-key",
+            "the API key is unknown or revoked; check it or create a new one",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    wait = state.limiter_for(row.rate_per_minute).acquire(row.id)
+    if wait > 0:
+        raise Problem(
+            429,
+            "rate-limited",
+            f"this API key is over its request rate; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    return Caller(row.id, frozenset(row.scopes.split(",")), row.max_active_jobs)
+
+
+def require(scope: str) -> Callable[[Request], Caller]:
+    """A dependency admitting callers whose key has ``scope`` (admin has every scope)."""
+
+    def dependency(request: Request) -> Caller:
+        caller = authenticate(request)
+        if scope not in caller.scopes and "admin" not in caller.scopes:
+            raise Problem(
+                403,
+                "insufficient-scope",
+                f"this API key lacks the '{scope}' scope; create a key with it "
+                f"(`meshforge keys create NAME --scope {scope}`)",
+            )
+        return caller
+
+    return dependency

@@ -1,0 +1,252 @@
+"""Turning requests into stored uploads and queued jobs, with nothing half-written on failure.
+
+An image is stored (atomically) before its catalog row is committed; if the row cannot be
+written the blob is removed again. A job row is only written once its options, engine, profile,
+inputs and webhook URL have all been checked, so a bad request leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from meshforge.catalog.models import Job, Upload, new_id, now
+from meshforge.errors import MeshforgeError
+from meshforge.service.deps import Caller
+from meshforge.service.fetch import FetchRefused, check_url, fetch_image, sniff_image
+from meshforge.service.problems import Problem, from_library_error
+from meshforge.service.schemas import JobOptions
+from meshforge.service.state import ServiceState
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/webp": ".webp",
+    "image/gif": ".gif",
+    "image/bmp": ".bmp",
+    "image/tiff": ".tiff",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "image/avif": ".avif",
+}
+
+
+@dataclass(frozen=True)
+class ImageBytes:
+    data: bytes
+    filename: str
+    content_type: str
+    sha256: str
+
+
+def check_image(data: bytes, filename: str, state: ServiceState) -> ImageBytes:
+    """The bytes as an image we can read, or a 413/415/422 problem saying why not."""
+    limit = state.settings.max_upload_bytes
+    if len(data) > limit:
+        raise Problem(
+            413, "image-too-large", f"the image has {len(data)} bytes; the limit is {limit}"
+        )
+    if not data:
+        raise Problem(
+            422, "empty-image", f"the image {filename!r} is empty (0 bytes); send the file"
+        )
+    kind = sniff_image(data)
+    if kind is None:
+        raise Problem(
+            415,
+            "not-an-image",
+            f"{filename!r} is not an image meshforge reads (PNG, JPEG, WebP, GIF, BMP, TIFF, "
+            "HEIC/AVIF); send the photo itself",
+        )
+    stem = SAFE_NAME.sub("_", filename.rsplit("/", 1)[-1].rsplit(".", 1)[0])[:80].strip("._")
+    name = (stem or "image") + EXTENSIONS[kind]
+    return ImageBytes(data, name, kind, hashlib.sha256(data).hexdigest())
+
+
+def store_upload(state: ServiceState, image: ImageBytes, caller: Caller) -> Upload:
+    upload_id = new_id("upl")
+    key = f"uploads/{upload_id}/{image.filename}"
+    blob = state.store.put_bytes(key, image.data)
+    row = Upload(
+        id=upload_id,
+        key_id=caller.key_id,
+        filename=image.filename,
+        content_type=image.content_type,
+        bytes=blob.bytes,
+        sha256=blob.sha256,
+        storage_key=key,
+        created_at=now(),
+    )
+    try:
+        with state.catalog.session() as session:
+            session.add(row)
+    except Exception:
+        state.store.delete(key)
+        raise
+    return row
+
+
+def find_upload(state: ServiceState, caller: Caller, ref: str) -> Upload:
+    """An upload by id or by storage path (``uploads/<id>/<name>``), visible to the caller."""
+    with state.catalog.session() as session:
+        row = session.get(Upload, ref) or session.scalar(
+            select(Upload).where(Upload.storage_key == ref.lstrip("/"))
+        )
+    if row is None or (caller.key_id is not None and row.key_id not in (caller.key_id, None)):
+        raise Problem(
+            422, "unknown-upload", f"no upload {ref!r}; upload the image first (POST /v1/uploads)"
+        )
+    return row
+
+
+def fetch_url_image(state: ServiceState, url: str) -> ImageBytes:
+    try:
+        data, _ = fetch_image(url, state.policy)
+    except FetchRefused as refused:
+        raise Problem(422, "url-refused", str(refused), reason=refused.reason) from refused
+    return check_image(data, url.split("?", 1)[0] or "image", state)
+
+
+def validate_options(state: ServiceState, options: JobOptions, has_prompt: bool) -> None:
+    """Fail now (422) on an unknown engine, engine option or profile, not in the worker."""
+    from meshforge.engines.base import create_engine
+    from meshforge.recipe import build_recipe
+    from meshforge.validate.profiles import load_profile
+
+    try:
+        engine = create_engine(options.engine, options.engine_options)
+        if has_prompt and not engine.capabilities.text:
+            raise Problem(
+                422,
+                "prompt-not-supported",
+                f"engine {options.engine!r} builds from photos, not text; send an image or "
+                "choose an engine that takes prompts",
+            )
+        if options.profile is not None:
+            load_profile(options.profile)
+        build_recipe(
+            {
+                "input": {"path": "x.png"},
+                "size": {"height": options.height, "width": options.width, "depth": options.depth},
+            }
+        )
+    except MeshforgeError as error:
+        raise from_library_error(error) from error
+
+
+def check_webhook_url(state: ServiceState, url: str | None) -> None:
+    if url is None:
+        return
+    try:
+        check_url(url, state.policy)
+    except FetchRefused as refused:
+        raise Problem(422, "webhook-url-refused", str(refused), reason=refused.reason) from refused
+
+
+def request_hash(
+    options: JobOptions, digests: list[str], webhook_url: str | None, metadata: dict[str, Any]
+) -> str:
+    document = {
+        "options": options.model_dump(mode="json"),
+        "inputs": digests,
+        "webhook_url": webhook_url,
+        "metadata": metadata,
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def existing_for_key(
+    state: ServiceState, caller: Caller, idempotency_key: str | None, digest: str
+) -> Job | None:
+    """The job an earlier request with this Idempotency-Key made (409 if its body differed)."""
+    if idempotency_key is None:
+        return None
+    with state.catalog.session() as session:
+        job = session.scalar(
+            select(Job).where(Job.key_id == caller.key_id, Job.idempotency_key == idempotency_key)
+        )
+    if job is not None and job.request_hash != digest:
+        raise Problem(
+            409,
+            "idempotency-key-reused",
+            f"the Idempotency-Key {idempotency_key!r} was used for a different request (job "
+            f"{job.id}); use a new key for a new request",
+            job_id=job.id,
+        )
+    return job
+
+
+def check_quota(state: ServiceState, caller: Caller) -> None:
+    limit = caller.max_active_jobs or state.settings.max_active_jobs
+    with state.catalog.session() as session:
+        active = session.scalar(
+            select(func.count())
+            .select_from(Job)
+            .where(Job.key_id == caller.key_id, Job.state.in_(("queued", "running")))
+        )
+    if (active or 0) >= limit:
+        raise Problem(
+            429,
+            "too-many-active-jobs",
+            f"this API key has {active} jobs queued or running (limit {limit}); retry once some "
+            "have finished",
+            headers={"Retry-After": "5"},
+        )
+
+
+def create_job(
+    state: ServiceState,
+    caller: Caller,
+    options: JobOptions,
+    uploads: list[Upload],
+    *,
+    prompt: str | None,
+    webhook_url: str | None,
+    metadata: dict[str, Any],
+    idempotency_key: str | None,
+    digest: str,
+) -> tuple[Job, bool]:
+    """Insert the queued job; (job, True) or, on an idempotent replay, (earlier job, False)."""
+    inputs: list[Any] = [
+        {
+            "kind": "upload",
+            "upload_id": u.id,
+            "storage_key": u.storage_key,
+            "filename": u.filename,
+            "sha256": u.sha256,
+        }
+        for u in uploads
+    ]
+    if prompt is not None:
+        inputs.append({"kind": "prompt", "text": prompt})
+    job = Job(
+        id=new_id("job"),
+        key_id=caller.key_id,
+        state="queued",
+        progress=0.0,
+        options=options.model_dump(mode="json", exclude_defaults=True),
+        inputs=inputs,
+        webhook_url=webhook_url,
+        metadata_=metadata,
+        idempotency_key=idempotency_key,
+        request_hash=digest,
+        warnings=[],
+        timings={},
+        created_at=now(),
+    )
+    try:
+        with state.catalog.session() as session:
+            session.add(job)
+    except IntegrityError:
+        earlier = existing_for_key(state, caller, idempotency_key, digest)
+        if earlier is None:
+            raise
+        return earlier, False
+    return job, True

@@ -1,0 +1,34 @@
+"""What the running service holds: settings, catalog, blob store, limits, workers, webhooks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshforge.catalog.db import Catalog
+from meshforge.service.fetch import FetchPolicy
+from meshforge.service.ratelimit import RateLimiter
+from meshforge.service.settings import ServiceSettings
+from meshforge.storage.blobs import BlobStore
+
+
+@dataclass
+class ServiceState:
+    settings: ServiceSettings
+    catalog: Catalog
+    store: BlobStore
+    signing_key: bytes
+    policy: FetchPolicy
+    limiter: RateLimiter
+    pool: Any = None
+    dispatcher: Any = None
+    metrics: Any = None
+    limiters: dict[float, RateLimiter] = field(default_factory=dict)
+
+    def limiter_for(self, rate_per_minute: float | None) -> RateLimiter:
+        """The shared limiter, or one per distinct per-key rate."""
+        if rate_per_minute is None:
+            return self.limiter
+        if rate_per_minute not in self.limiters:
+            self.limiters[rate_per_minute] = RateLimiter(rate_per_minute, self.settings.rate_burst)
+        return self.limiters[rate_per_minute]

@@ -1,0 +1,3 @@
+"""Job execution: ``runner`` runs one job from the catalog; ``local`` is the embedded pool of
+worker processes that claim queued jobs, keep them alive with heartbeats and re-run the jobs of
+workers that died."""

@@ -1,0 +1,333 @@
+"""Run one claimed job: fetch its stored inputs, run the pipeline (and the profile), store every
+output, then record the asset, its version, its files and the webhook in one transaction.
+
+The final write only lands while this worker still owns the running job, so a job that was
+given to another worker after this one went silent is never recorded twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from meshforge.catalog.db import Catalog
+from meshforge.catalog.models import (
+    ApiKey,
+    Asset,
+    AssetFile,
+    AssetVersion,
+    Job,
+    WebhookDelivery,
+    new_id,
+    now,
+)
+from meshforge.errors import MeshforgeError
+from meshforge.pipeline import ProgressEvent
+from meshforge.service.schemas import JobOptions
+from meshforge.storage.blobs import BlobStore
+
+log = logging.getLogger("meshforge.worker")
+PROGRESS_EVERY_S = 0.1
+CONTENT_TYPES = {
+    ".glb": "model/gltf-binary",
+    ".gltf": "model/gltf+json",
+    ".usdz": "model/vnd.usdz+zip",
+    ".stl": "model/stl",
+    ".obj": "model/obj",
+    ".ply": "application/ply",
+    ".3mf": "model/3mf",
+    ".json": "application/json",
+    ".webp": "image/webp",
+}
+
+
+class JobCanceledError(Exception):
+    """Raised from the progress callback once a cancel was asked for."""
+
+
+def content_type(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def build_recipe_data(options: JobOptions, photo: Path, out_dir: Path, name: str) -> dict[str, Any]:
+    engine_options = dict(options.engine_options)
+    if options.target_faces is not None and options.profile is None:
+        engine_options.setdefault("max_faces", options.target_faces)
+    return {
+        "input": {"path": photo},
+        "segment": {"segmenter": options.segmenter},
+        "frame": {"foreground_ratio": options.foreground_ratio},
+        "engine": {"name": options.engine, "options": engine_options},
+        "size": {"height": options.height, "width": options.width, "depth": options.depth},
+        "output": {
+            "directory": out_dir,
+            "name": name,
+            "formats": list(options.formats),
+            "thumbnail": options.thumbnail,
+            "turntable": options.turntable,
+        },
+    }
+
+
+def _profile_with_budgets(options: JobOptions) -> Any:
+    """The chosen profile, with the job's face and texture budgets written into its steps."""
+    from meshforge.validate.profiles import TransformSpec, load_profile
+
+    assert options.profile is not None
+    profile = load_profile(options.profile)
+    steps = []
+    for spec in profile.transforms:
+        opts = dict(spec.options)
+        if spec.name == "decimate" and options.target_faces is not None:
+            opts["target_faces"] = options.target_faces
+        if spec.name in ("bake",) and options.texture_size is not None:
+            opts["size"] = options.texture_size
+        if spec.name == "unwrap" and options.texture_size is not None:
+            opts["resolution"] = options.texture_size
+        if spec.name == "resize" and options.texture_size is not None:
+            opts["max_size"] = options.texture_size
+        steps.append(TransformSpec(name=spec.name, options=opts))
+    return profile.model_copy(update={"transforms": tuple(steps)})
+
+
+def run_pipeline(
+    options: JobOptions, photo: Path, out_dir: Path, name: str, on_progress: Callable[..., None]
+) -> dict[str, Any]:
+    """Generate, apply the profile or the texture budget, save; the report document."""
+    from meshforge.export.registry import save
+    from meshforge.pipeline import run
+    from meshforge.recipe import build_recipe
+
+    recipe = build_recipe(build_recipe_data(options, photo, out_dir, name))
+    result = run(recipe, on_progress=on_progress)
+    if options.profile is not None:
+        from meshforge.cli.generate import _apply_profile
+
+        _apply_profile(result, _profile_with_budgets(options))
+    elif options.texture_size is not None:
+        from meshforge.transforms.chain import build_chain
+
+        result.asset = result.asset.transform(
+            *build_chain([("resize", {"max_size": options.texture_size})])
+        )
+        for fmt, paths in result.outputs.items():
+            if fmt not in ("thumbnail", "turntable"):
+                save(result.asset, paths[0], fmt)
+    return result.report
+
+
+class JobRun:
+    """One claimed job in this worker; ``cancel`` is set by the heartbeat when asked."""
+
+    def __init__(self, catalog: Catalog, store: BlobStore, job_id: str, worker_id: str) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.job_id = job_id
+        self.worker_id = worker_id
+        self.cancel = threading.Event()
+        self._last_progress = 0.0
+        self._last_stage: str | None = None
+
+    def _owned(self) -> Any:
+        return (
+            (Job.id == self.job_id) & (Job.worker_id == self.worker_id) & (Job.state == "running")
+        )
+
+    def on_progress(self, event: ProgressEvent) -> None:
+        if self.cancel.is_set():
+            raise JobCanceledError()
+        moment = time.monotonic()
+        if event.stage == self._last_stage and moment - self._last_progress < PROGRESS_EVERY_S:
+            return
+        self._last_progress, self._last_stage = moment, event.stage
+        with self.catalog.session() as session:
+            session.execute(
+                update(Job)
+                .where(self._owned())
+                .values(progress=round(event.fraction, 4), stage=event.stage, heartbeat_at=now())
+            )
+
+    def execute(self) -> str:
+        """Run the job to its end; the state it ended in (or "lost" when no longer ours)."""
+        with self.catalog.session() as session:
+            job = session.get(Job, self.job_id)
+            if job is None or job.worker_id != self.worker_id or job.state != "running":
+                return "lost"
+            options = JobOptions.model_validate(job.options)
+            inputs = list(job.inputs)
+        started = time.perf_counter()
+        log.info("job started", extra={"job_id": self.job_id})
+        try:
+            with tempfile.TemporaryDirectory(prefix="meshforge-job-") as tmp:
+                work = Path(tmp)
+                photo = work / "in" / Path(inputs[0]["filename"]).name
+                photo.parent.mkdir()
+                photo.write_bytes(self.store.read_bytes(inputs[0]["storage_key"]))
+                asset_id = new_id("ast")
+                name = options.name or asset_id
+                report = run_pipeline(options, photo, work / "out", name, self.on_progress)
+                if self.cancel.is_set():
+                    raise JobCanceledError()
+                files = self._store_outputs(work / "out", asset_id)
+                warnings = list(report.get("warnings", []))
+                if len(inputs) > 1:
+                    warnings.append(
+                        {
+                            "stage": "engine",
+                            "code": "extra-images",
+                            "message": f"engine {options.engine} uses one photo; "
+                            f"{len(inputs) - 1} more were stored but not used",
+                        }
+                    )
+                timings = dict(report.get("timings", {}))
+                timings["job_total"] = round(time.perf_counter() - started, 4)
+                return self._succeed(asset_id, name, files, report, warnings, timings)
+        except JobCanceledError:
+            return self._end("canceled", None)
+        except MeshforgeError as error:
+            log.info("job failed", extra={"job_id": self.job_id, "error": error.code})
+            problem = {"code": error.code, "stage": error.stage, "message": error.message}
+            return self._end("failed", problem | {"hint": error.hint or ""})
+        except Exception as error:  # a bug must fail the job, not the worker
+            log.exception("job crashed", extra={"job_id": self.job_id})
+            return self._end(
+                "failed",
+                {"code": "internal", "stage": "worker", "message": repr(error), "hint": ""},
+            )
+
+    def _store_outputs(self, out_dir: Path, asset_id: str) -> list[dict[str, Any]]:
+        files = []
+        for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
+            rel = path.relative_to(out_dir).as_posix()
+            key = f"assets/{asset_id}/v1/{rel}"
+            blob = self.store.put_file(key, path)
+            kind = path.suffix.lstrip(".").lower()
+            if rel.endswith(".report.json"):
+                kind = "report"
+            elif "_turntable" in path.stem:
+                kind = "turntable"
+            elif kind in ("png", "webp") and "_" not in path.stem.removeprefix(asset_id):
+                kind = "thumbnail"
+            files.append(
+                {
+                    "name": rel,
+                    "kind": kind,
+                    "key": key,
+                    "bytes": blob.bytes,
+                    "sha256": blob.sha256,
+                    "content_type": content_type(rel),
+                }
+            )
+        return files
+
+    def _succeed(
+        self,
+        asset_id: str,
+        name: str,
+        files: list[dict[str, Any]],
+        report: dict[str, Any],
+        warnings: list[Any],
+        timings: dict[str, Any],
+    ) -> str:
+        with self.catalog.session() as session:
+            job = session.scalar(select(Job).where(self._owned()).with_for_update())
+            if job is None:
+                for entry in files:  # another worker owns the job now: leave no orphan blobs
+                    self.store.delete(entry["key"])
+                return "lost"
+            version_id = new_id("ver")
+            session.add(Asset(id=asset_id, key_id=job.key_id, name=name, latest_version=1))
+            session.flush()
+            session.add(
+                AssetVersion(
+                    id=version_id,
+                    asset_id=asset_id,
+                    version=1,
+                    job_id=job.id,
+                    lineage={
+                        "job_id": job.id,
+                        "inputs": [
+                            {"upload_id": i.get("upload_id"), "sha256": i.get("sha256")}
+                            for i in job.inputs
+                        ],
+                        "options": job.options,
+                        "engine": report.get("engine"),
+                        "stages": [
+                            {"stage": s.get("stage"), "version": s.get("version")}
+                            for s in report.get("stages", [])
+                            if isinstance(s, dict)
+                        ],
+                    },
+                )
+            )
+            session.flush()
+            for entry in files:
+                session.add(
+                    AssetFile(
+                        id=new_id("fil"),
+                        version_id=version_id,
+                        kind=entry["kind"],
+                        name=entry["name"],
+                        content_type=entry["content_type"],
+                        bytes=entry["bytes"],
+                        sha256=entry["sha256"],
+                        storage_key=entry["key"],
+                    )
+                )
+            job.state, job.progress, job.stage = "succeeded", 1.0, None
+            job.asset_id, job.asset_version = asset_id, 1
+            job.warnings, job.timings, job.finished_at = warnings, timings, now()
+            queue_webhook(session, job, "job.succeeded")
+        log.info("job succeeded", extra={"job_id": self.job_id, "asset_id": asset_id})
+        return "succeeded"
+
+    def _end(self, state: str, error: dict[str, Any] | None) -> str:
+        with self.catalog.session() as session:
+            job = session.scalar(select(Job).where(self._owned()).with_for_update())
+            if job is None:
+                return "lost"
+            job.state, job.error, job.finished_at = state, error, now()
+            queue_webhook(session, job, f"job.{state}")
+        return state
+
+
+def job_event_payload(job: Job, event: str) -> dict[str, Any]:
+    return {
+        "type": event,
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "data": {
+            "id": job.id,
+            "state": job.state,
+            "asset_id": job.asset_id,
+            "asset_version": job.asset_version,
+            "error": job.error,
+            "metadata": job.metadata_,
+        },
+    }
+
+
+def queue_webhook(session: Any, job: Job, event: str) -> None:
+    """Record the job's webhook for the dispatcher, in the caller's transaction."""
+    if not job.webhook_url:
+        return
+    key = session.get(ApiKey, job.key_id) if job.key_id else None
+    session.add(
+        WebhookDelivery(
+            id=new_id("msg"),
+            job_id=job.id,
+            key_id=key.id if key is not None else None,
+            event=event,
+            url=job.webhook_url,
+            payload=job_event_payload(job, event),
+            next_attempt_at=now(),
+        )
+    )
