@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Service, product_png
+from service_harness import Service, product_png
 
 
 def test_a_photo_becomes_a_stored_asset(service: Service) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,9 +27,15 @@ class ServiceState:
     limiters: dict[float, RateLimiter] = field(default_factory=dict)
 
     def limiter_for(self, rate_per_minute: float | None) -> RateLimiter:
-        """The shared limiter, or one per distinct per-key rate."""
+        """The shared limiter, or one per distinct per-key rate.
+
+        A key's own rate brings its own burst: ten seconds of that rate, at most ``rate_burst``
+        (the default 600/min with burst 100 is the same ratio). Otherwise a key limited to, say,
+        60 requests a minute could still send ``rate_burst`` (100) requests at once.
+        """
         if rate_per_minute is None:
             return self.limiter
         if rate_per_minute not in self.limiters:
-            self.limiters[rate_per_minute] = RateLimiter(rate_per_minute, self.settings.rate_burst)
+            burst = max(1, min(self.settings.rate_burst, math.ceil(rate_per_minute / 6)))
+            self.limiters[rate_per_minute] = RateLimiter(rate_per_minute, burst)
         return self.limiters[rate_per_minute]

@@ -143,6 +143,9 @@ class JobRun:
         )
 
     def on_progress(self, event: ProgressEvent) -> None:
+        """Record progress; raise JobCanceledError once a cancel was asked for (the API's
+        promise is that a running job stops at its next progress step, not at the next
+        heartbeat, which can be seconds away)."""
         if self.cancel.is_set():
             raise JobCanceledError()
         moment = time.monotonic()
@@ -155,6 +158,10 @@ class JobRun:
                 .where(self._owned())
                 .values(progress=round(event.fraction, 4), stage=event.stage, heartbeat_at=now())
             )
+            if session.scalar(select(Job.cancel_requested).where(Job.id == self.job_id)):
+                self.cancel.set()
+        if self.cancel.is_set():
+            raise JobCanceledError()
 
     def execute(self) -> str:
         """Run the job to its end; the state it ended in (or "lost" when no longer ours)."""
@@ -238,64 +245,90 @@ class JobRun:
         warnings: list[Any],
         timings: dict[str, Any],
     ) -> str:
+        """Record the result, only while this worker owns the job and no cancel was asked for.
+
+        The state change is one conditional UPDATE, so it is atomic on SQLite too (where a
+        SELECT ... FOR UPDATE locks nothing): a cancel or a re-queue that lands first wins.
+        """
         with self.catalog.session() as session:
-            job = session.scalar(select(Job).where(self._owned()).with_for_update())
-            if job is None:
-                for entry in files:  # another worker owns the job now: leave no orphan blobs
-                    self.store.delete(entry["key"])
-                return "lost"
-            version_id = new_id("ver")
-            session.add(Asset(id=asset_id, key_id=job.key_id, name=name, latest_version=1))
-            session.flush()
-            session.add(
-                AssetVersion(
-                    id=version_id,
+            won = session.execute(
+                update(Job)
+                .where(self._owned(), Job.cancel_requested.is_not(True))
+                .values(
+                    state="succeeded",
+                    progress=1.0,
+                    stage=None,
                     asset_id=asset_id,
-                    version=1,
-                    job_id=job.id,
-                    lineage={
-                        "job_id": job.id,
-                        "inputs": [
-                            {"upload_id": i.get("upload_id"), "sha256": i.get("sha256")}
-                            for i in job.inputs
-                        ],
-                        "options": job.options,
-                        "engine": report.get("engine"),
-                        "stages": [
-                            {"stage": s.get("stage"), "version": s.get("version")}
-                            for s in report.get("stages", [])
-                            if isinstance(s, dict)
-                        ],
-                    },
+                    asset_version=1,
+                    warnings=warnings,
+                    timings=timings,
+                    finished_at=now(),
                 )
+                .execution_options(synchronize_session=False)
             )
-            session.flush()
-            for entry in files:
+            job = session.get(Job, self.job_id) if getattr(won, "rowcount", 0) == 1 else None
+            if job is not None:
+                version_id = new_id("ver")
+                session.add(Asset(id=asset_id, key_id=job.key_id, name=name, latest_version=1))
+                session.flush()
                 session.add(
-                    AssetFile(
-                        id=new_id("fil"),
-                        version_id=version_id,
-                        kind=entry["kind"],
-                        name=entry["name"],
-                        content_type=entry["content_type"],
-                        bytes=entry["bytes"],
-                        sha256=entry["sha256"],
-                        storage_key=entry["key"],
+                    AssetVersion(
+                        id=version_id,
+                        asset_id=asset_id,
+                        version=1,
+                        job_id=job.id,
+                        lineage={
+                            "job_id": job.id,
+                            "inputs": [
+                                {"upload_id": i.get("upload_id"), "sha256": i.get("sha256")}
+                                for i in job.inputs
+                            ],
+                            "options": job.options,
+                            "engine": report.get("engine"),
+                            "stages": [
+                                {"stage": s.get("stage"), "version": s.get("version")}
+                                for s in report.get("stages", [])
+                                if isinstance(s, dict)
+                            ],
+                        },
                     )
                 )
-            job.state, job.progress, job.stage = "succeeded", 1.0, None
-            job.asset_id, job.asset_version = asset_id, 1
-            job.warnings, job.timings, job.finished_at = warnings, timings, now()
-            queue_webhook(session, job, "job.succeeded")
+                session.flush()
+                for entry in files:
+                    session.add(
+                        AssetFile(
+                            id=new_id("fil"),
+                            version_id=version_id,
+                            kind=entry["kind"],
+                            name=entry["name"],
+                            content_type=entry["content_type"],
+                            bytes=entry["bytes"],
+                            sha256=entry["sha256"],
+                            storage_key=entry["key"],
+                        )
+                    )
+                queue_webhook(session, job, "job.succeeded")
+        if job is None:
+            # Canceled, or another worker owns the job now: leave no orphan blobs.
+            for entry in files:
+                self.store.delete(entry["key"])
+            return self._end("canceled", None)
         log.info("job succeeded", extra={"job_id": self.job_id, "asset_id": asset_id})
         return "succeeded"
 
     def _end(self, state: str, error: dict[str, Any] | None) -> str:
+        """End the job in ``state`` while this worker owns it; "lost" when it does not."""
         with self.catalog.session() as session:
-            job = session.scalar(select(Job).where(self._owned()).with_for_update())
-            if job is None:
+            ended = session.execute(
+                update(Job)
+                .where(self._owned())
+                .values(state=state, error=error, finished_at=now())
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(ended, "rowcount", 0) != 1:
                 return "lost"
-            job.state, job.error, job.finished_at = state, error, now()
+            job = session.get(Job, self.job_id)
+            assert job is not None
             queue_webhook(session, job, f"job.{state}")
         return state
 

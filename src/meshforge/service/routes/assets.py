@@ -141,6 +141,15 @@ def download(
     return stream_file(state, request, file)
 
 
+def _none_match(header: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` matches: ``*`` or any listed tag, compared weakly (RFC 9110
+    13.1.2), so ``W/"<sha256>"`` from a cache matches too."""
+    if not header:
+        return False
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or etag in [t.removeprefix("W/") for t in tags]
+
+
 def stream_file(state: ServiceState, request: Request, file: AssetFile) -> Response:
     etag = f'"{file.sha256}"'
     headers = {
@@ -149,7 +158,7 @@ def stream_file(state: ServiceState, request: Request, file: AssetFile) -> Respo
         "Content-Disposition": f'attachment; filename="{file.name.rsplit("/", 1)[-1]}"',
         "Cache-Control": "private, max-age=3600",
     }
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if _none_match(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     size = file.bytes
     start, end, status = 0, size - 1, 200

@@ -196,9 +196,8 @@ async def submit_job(
     if not created:
         headers["Idempotent-Replayed"] = "true"
     view = await run_in_threadpool(job_view, state, base_url(request), job)
-    return JSONResponse(
-        view, status_code=status if created or status == 200 else 200, headers=headers
-    )
+    # A replay answers like the first request would now: 202 while the job is under way.
+    return JSONResponse(view, status_code=status, headers=headers)
 
 
 @router.get("/{job_id}", summary="A job: state, progress, results")
@@ -270,17 +269,33 @@ def cancel_job(
     job = load_job(state, caller, job_id)
     from meshforge.workers.runner import queue_webhook
 
-    with state.catalog.session() as session:
-        row = session.scalar(select(Job).where(Job.id == job.id).with_for_update())
-        assert row is not None
-        if row.state == "queued":
-            row.state, row.finished_at, row.cancel_requested = "canceled", now(), True
-            queue_webhook(session, row, "job.canceled")
-        elif row.state == "running":
-            row.cancel_requested = True
-        else:
+    # Conditional UPDATEs, not read-then-write: atomic on SQLite too (where FOR UPDATE locks
+    # nothing), so a job that a worker claims or finishes meanwhile is never overwritten.
+    for _ in range(3):  # a job can move from queued to running (or back) between the two
+        with state.catalog.session() as session:
+            canceled = session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.state == "queued")
+                .values(state="canceled", finished_at=now(), cancel_requested=True)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(canceled, "rowcount", 0) == 1:
+                row = session.get(Job, job.id)
+                assert row is not None
+                queue_webhook(session, row, "job.canceled")
+                break
+            asked = session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.state == "running")
+                .values(cancel_requested=True)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(asked, "rowcount", 0) == 1:
+                break
+            current = session.scalar(select(Job.state).where(Job.id == job.id))
+        if current in TERMINAL_STATES:
             raise Problem(
-                409, "job-finished", f"job {job_id} already ended ({row.state}); nothing to cancel"
+                409, "job-finished", f"job {job_id} already ended ({current}); nothing to cancel"
             )
     job = load_job(state, caller, job_id)
     return JSONResponse(
