@@ -268,14 +268,14 @@ def test_retry_schedule_values() -> None:
 
 def test_next_retry_delay_walks_the_schedule_then_gives_up() -> None:
     delays = [next_retry_delay(attempt) for attempt in range(1, 11)]
-    assert delays == [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 28800.0]
+    assert delays == [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 32400.0]
     assert next_retry_delay(11) is None
     assert next_retry_delay(1000) is None
 
 
 def test_next_retry_delay_scale_and_custom_schedule() -> None:
     assert next_retry_delay(1, scale=0.001) == pytest.approx(0.005)
-    assert next_retry_delay(10, scale=0.001) == pytest.approx(28.8)
+    assert next_retry_delay(10, scale=0.001) == pytest.approx(32.4)
     assert next_retry_delay(2, (1, 2, 4)) == 2.0
     assert next_retry_delay(3, (1, 2, 4), scale=0.5) == 2.0
     assert next_retry_delay(4, (1, 2, 4)) is None

@@ -182,21 +182,28 @@ def _timeout(url: httpx.URL, policy: FetchPolicy) -> FetchRefused:
     )
 
 
+def pin_url(url: str | httpx.URL, policy: FetchPolicy) -> tuple[httpx.URL, str, dict[str, str]]:
+    """Check ``url`` and pin it to the first checked IP: the URL to connect to, the Host header
+    and the request extensions (the TLS server name), so no second DNS lookup can redirect it."""
+    url = _parse(url)
+    ip = check_url(str(url), policy)[0]
+    host = url.raw_host.decode("ascii")
+    sni = {} if _literal_ip(host) or url.scheme != "https" else {"sni_hostname": host}
+    return url.copy_with(host=ip), url.netloc.decode("ascii"), sni
+
+
 def _get(
     client: httpx.Client, url: httpx.URL, policy: FetchPolicy, deadline: float
 ) -> bytes | httpx.URL:
     """One hop, pinned to the checked IP: a redirect's target, or a 2xx answer's capped body."""
-    ip = check_url(str(url), policy)[0]
-    pinned = url.copy_with(host=ip)
-    host = url.raw_host.decode("ascii")
-    sni = {} if _literal_ip(host) or url.scheme != "https" else {"sni_hostname": host}
+    pinned, host_header, sni = pin_url(url, policy)
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise _timeout(url, policy)
     request = client.build_request(
         "GET",
         pinned,
-        headers={"Host": url.netloc.decode("ascii"), "Accept": "image/*"},
+        headers={"Host": host_header, "Accept": "image/*"},
         timeout=httpx.Timeout(remaining),
         extensions=sni,
     )

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from meshforge.catalog.models import Job, Upload, new_id, now
@@ -93,6 +93,17 @@ def store_upload(state: ServiceState, image: ImageBytes, caller: Caller) -> Uplo
     return row
 
 
+def discard_uploads(state: ServiceState, uploads: list[Upload]) -> None:
+    """Remove uploads this request stored when its job was not created after all (it lost an
+    Idempotency-Key race to an identical request, or the insert failed): rows, then blobs."""
+    if not uploads:
+        return
+    with state.catalog.session() as session:
+        session.execute(delete(Upload).where(Upload.id.in_([u.id for u in uploads])))
+    for upload in uploads:
+        state.store.delete(upload.storage_key)
+
+
 def find_upload(state: ServiceState, caller: Caller, ref: str) -> Upload:
     """An upload by id or by storage path (``uploads/<id>/<name>``), visible to the caller."""
     with state.catalog.session() as session:
@@ -118,7 +129,7 @@ def validate_options(state: ServiceState, options: JobOptions, has_prompt: bool)
     """Fail now (422) on an unknown engine, engine option or profile, not in the worker."""
     from meshforge.engines.base import create_engine
     from meshforge.recipe import build_recipe
-    from meshforge.validate.profiles import load_profile
+    from meshforge.validate.profiles import builtin_profiles, load_profile
 
     try:
         engine = create_engine(options.engine, options.engine_options)
@@ -130,6 +141,14 @@ def validate_options(state: ServiceState, options: JobOptions, has_prompt: bool)
                 "choose an engine that takes prompts",
             )
         if options.profile is not None:
+            # Only the built-in profiles: a name must never become a path on the server.
+            if options.profile not in builtin_profiles():
+                raise Problem(
+                    422,
+                    "unknown-profile",
+                    f"unknown profile {options.profile!r}; use one of "
+                    f"{', '.join(builtin_profiles())}",
+                )
             load_profile(options.profile)
         build_recipe(
             {

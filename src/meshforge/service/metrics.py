@@ -15,28 +15,41 @@ from sqlalchemy import func, select
 
 from meshforge.catalog.models import JOB_STATES, Job
 
+#: How far before the newest folded job a scrape looks again. A worker stamps ``finished_at``
+#: before its transaction commits, so a job can become visible after a later-stamped one was
+#: already folded; looking back (and remembering which jobs were counted) still counts it once.
+LOOKBACK_S = 300.0
+
 
 class CatalogCollector:
     def __init__(self, state: Any) -> None:
         self.state = state
         self.lock = threading.Lock()
-        self.since = time.time()
+        self.started = time.time()
+        self.since = self.started
+        self.counted: dict[str, float] = {}  # job id -> finished_at, within the look-back
         self.stage_sums: dict[str, float] = {}
         self.stage_counts: dict[str, int] = {}
 
     def _fold_finished(self) -> None:
+        floor = max(self.started, self.since - LOOKBACK_S)
         with self.state.catalog.session() as session:
             rows = session.execute(
-                select(Job.finished_at, Job.timings)
-                .where(Job.finished_at > self.since, Job.state == "succeeded")
+                select(Job.id, Job.finished_at, Job.timings)
+                .where(Job.finished_at > floor, Job.state == "succeeded")
                 .order_by(Job.finished_at)
             ).all()
-        for finished_at, timings in rows:
+        for job_id, finished_at, timings in rows:
+            if job_id in self.counted:
+                continue
+            self.counted[job_id] = finished_at
             for stage, seconds in (timings or {}).items():
                 if isinstance(seconds, int | float) and stage != "total":
                     self.stage_sums[stage] = self.stage_sums.get(stage, 0.0) + float(seconds)
                     self.stage_counts[stage] = self.stage_counts.get(stage, 0) + 1
             self.since = max(self.since, finished_at)
+        floor = self.since - LOOKBACK_S
+        self.counted = {k: v for k, v in self.counted.items() if v > floor}
 
     def collect(self) -> Any:
         with self.state.catalog.session() as session:

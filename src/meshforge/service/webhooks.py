@@ -9,6 +9,7 @@ send the same attempt.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -45,7 +46,14 @@ class WebhookDispatcher:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="webhooks")
-        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        # No proxies from the environment and no kept-alive connections: every delivery goes
+        # straight to the address its URL was checked against (see _post).
+        self._client = httpx.Client(
+            timeout=timeout_s,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
 
     def start(self) -> None:
         self._thread.start()
@@ -102,6 +110,32 @@ class WebhookDispatcher:
                 attempts += 1
         return attempts
 
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST to the address ``url`` was checked against, not to a second DNS answer.
+
+        Resolving the host again when connecting would let a name that first answered with a
+        public address answer 127.0.0.1 or 169.254.169.254 the next time (DNS rebinding), so
+        the connection goes to the checked IP with the original Host header and TLS SNI, as
+        :mod:`meshforge.service.fetch` does for image URLs.
+        """
+        ip = check_url(url, self.policy)[0]
+        target = httpx.URL(url)
+        host = target.raw_host.decode("ascii")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+            literal = True
+        except ValueError:
+            literal = False
+        sni = {"sni_hostname": host} if target.scheme == "https" and not literal else {}
+        request = self._client.build_request(
+            "POST",
+            target.copy_with(host=ip),
+            content=body,
+            headers={**headers, "Host": target.netloc.decode("ascii")},
+            extensions=sni,
+        )
+        return self._client.send(request)
+
     def attempt(self, delivery_id: str) -> bool:
         """One signed POST; records it and schedules the next try. True when delivered."""
         with self.catalog.session() as session:
@@ -116,13 +150,12 @@ class WebhookDispatcher:
         error: str | None = None
         started = time.perf_counter()
         try:
-            check_url(url, self.policy)
-            response = self._client.post(url, content=body, headers=headers)
+            response = self._post(url, body, headers)
             status = response.status_code
             if not 200 <= status < 300:
                 error = f"the receiver answered {status}"
         except FetchRefused as refused:
-            error = str(refused)
+            error = str(refused)[:1000]
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"[:900]
         delivered = error is None

@@ -136,6 +136,7 @@ class JobRun:
         self.cancel = threading.Event()
         self._last_progress = 0.0
         self._last_stage: str | None = None
+        self._work: str | None = None
 
     def _owned(self) -> Any:
         return (
@@ -176,6 +177,7 @@ class JobRun:
         try:
             with tempfile.TemporaryDirectory(prefix="meshforge-job-") as tmp:
                 work = Path(tmp)
+                self._work = str(work)
                 photo = work / "in" / Path(inputs[0]["filename"]).name
                 photo.parent.mkdir()
                 photo.write_bytes(self.store.read_bytes(inputs[0]["storage_key"]))
@@ -185,7 +187,7 @@ class JobRun:
                 if self.cancel.is_set():
                     raise JobCanceledError()
                 files = self._store_outputs(work / "out", asset_id)
-                warnings = list(report.get("warnings", []))
+                warnings = [self._scrub_warning(w) for w in report.get("warnings", [])]
                 if len(inputs) > 1:
                     warnings.append(
                         {
@@ -202,14 +204,37 @@ class JobRun:
             return self._end("canceled", None)
         except MeshforgeError as error:
             log.info("job failed", extra={"job_id": self.job_id, "error": error.code})
-            problem = {"code": error.code, "stage": error.stage, "message": error.message}
+            problem = {
+                "code": error.code,
+                "stage": error.stage,
+                "message": self._scrub(error.message),
+            }
             return self._end("failed", problem | {"hint": error.hint or ""})
         except Exception as error:  # a bug must fail the job, not the worker
             log.exception("job crashed", extra={"job_id": self.job_id})
             return self._end(
                 "failed",
-                {"code": "internal", "stage": "worker", "message": repr(error), "hint": ""},
+                {
+                    "code": "internal",
+                    "stage": "worker",
+                    "message": self._scrub(repr(error)),
+                    "hint": "",
+                },
             )
+
+    def _scrub(self, text: str) -> str:
+        """A message that names files by their names, not by this worker's temporary folder
+        (the API must not show server paths, and a path would differ on every run)."""
+        if self._work is None:
+            return text
+        for prefix in (f"{self._work}/in/", f"{self._work}/out/", f"{self._work}/"):
+            text = text.replace(prefix, "")
+        return text.replace(self._work, "")
+
+    def _scrub_warning(self, warning: Any) -> Any:
+        if isinstance(warning, dict) and isinstance(warning.get("message"), str):
+            return {**warning, "message": self._scrub(warning["message"])}
+        return warning
 
     def _store_outputs(self, out_dir: Path, asset_id: str) -> list[dict[str, Any]]:
         files = []

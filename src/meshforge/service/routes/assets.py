@@ -1,7 +1,8 @@
 """/v1/assets and /v1/files: the catalog's assets, versions and file downloads.
 
 Downloads stream from the blob store with a strong ETag (the file's SHA-256), answer
-If-None-Match with 304 and a single ``Range: bytes=a-b`` with 206. A signed URL
+If-None-Match with 304 and a single ``Range: bytes=a-b`` with 206; HEAD answers the same
+headers without the body. A signed URL
 (``?expires=…&signature=…``) works without an API key until it expires.
 """
 
@@ -75,6 +76,7 @@ def get_version(
 
 
 @router.get("/v1/assets/{asset_id}/versions/{version}/files/{name:path}", summary="Download a file")
+@router.head("/v1/assets/{asset_id}/versions/{version}/files/{name:path}", include_in_schema=False)
 def download_by_name(
     asset_id: str,
     version: int,
@@ -121,6 +123,7 @@ def _load_file(state: ServiceState, caller: Caller | None, file_id: str) -> Asse
 
 
 @router.get("/v1/files/{file_id}", summary="Download a file (API key or signed URL)")
+@router.head("/v1/files/{file_id}", include_in_schema=False)
 def download(
     file_id: str,
     request: Request,
@@ -166,8 +169,9 @@ def stream_file(state: ServiceState, request: Request, file: AssetFile) -> Respo
     if_range = request.headers.get("if-range")
     if wanted and (if_range is None or if_range == etag):
         match = RANGE.match(wanted.strip())
-        if match and (match.group(1) or match.group(2)):
-            first, last = match.groups()
+        first, last = match.groups() if match else ("", "")
+        # "bytes=9-5" is not a valid range (RFC 9110 14.1.1): ignored, as an unknown one is
+        if (first or last) and not (first and last and int(last) < int(first)):
             if first:
                 start, end = int(first), min(int(last), size - 1) if last else size - 1
             else:

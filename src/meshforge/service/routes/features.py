@@ -80,8 +80,8 @@ async def create_feature(
         image = await run_in_threadpool(intake.fetch_url_image, state, url)
         upload = await run_in_threadpool(intake.store_upload, state, image, caller)
     else:
-        upload = intake.find_upload(state, caller, url)
-    intake.check_quota(state, caller)
+        upload = await run_in_threadpool(intake.find_upload, state, caller, url)
+    await run_in_threadpool(intake.check_quota, state, caller)
     digest = intake.request_hash(options, [upload.sha256], None, {})
     job, _ = await run_in_threadpool(
         lambda: intake.create_job(

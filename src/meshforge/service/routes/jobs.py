@@ -15,7 +15,7 @@ from sqlalchemy import or_, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from meshforge.catalog.models import TERMINAL_STATES, Job, WebhookDelivery, now
+from meshforge.catalog.models import TERMINAL_STATES, Job, Upload, WebhookDelivery, now
 from meshforge.service import intake
 from meshforge.service.deps import Caller, get_state, require
 from meshforge.service.problems import Problem
@@ -88,10 +88,11 @@ def _parse_request(fields: dict[str, Any]) -> JobRequest:
 
 
 def _decode_base64(text: str) -> bytes:
+    """Strict base64 (a data: URL's payload too); line breaks and spaces are ignored, as MIME
+    base64 (what `base64 photo.jpg` prints) wraps its lines at 76 characters."""
+    payload = text.split(",", 1)[-1] if text.startswith("data:") else text
     try:
-        return base64.b64decode(
-            text.split(",", 1)[-1] if text.startswith("data:") else text, validate=True
-        )
+        return base64.b64decode("".join(payload.split()), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Problem(422, "invalid-base64", "image_base64 is not valid base64") from exc
 
@@ -137,32 +138,46 @@ async def _submit(
         checked.append(intake.check_image(_decode_base64(body.image_base64), "image", state))
     if body.image_url:
         checked.append(await run_in_threadpool(intake.fetch_url_image, state, body.image_url))
-    uploads = []
+    uploads: list[Upload] = []
     if body.upload_id:
-        uploads.append(intake.find_upload(state, caller, body.upload_id))
+        uploads.append(await run_in_threadpool(intake.find_upload, state, caller, body.upload_id))
     digests = [c.sha256 for c in checked] + [u.sha256 for u in uploads]
     if body.prompt:
         digests.append("prompt:" + body.prompt)
     digest = intake.request_hash(options, digests, body.webhook_url, body.metadata)
-    earlier = intake.existing_for_key(state, caller, idempotency_key, digest)
+    earlier = await run_in_threadpool(
+        intake.existing_for_key, state, caller, idempotency_key, digest
+    )
     if earlier is not None:
         return earlier, False
-    intake.check_quota(state, caller)
-    for image in checked:
-        uploads.append(await run_in_threadpool(intake.store_upload, state, image, caller))
-    return await run_in_threadpool(
-        lambda: intake.create_job(
-            state,
-            caller,
-            options,
-            uploads,
-            prompt=body.prompt,
-            webhook_url=body.webhook_url,
-            metadata=body.metadata,
-            idempotency_key=idempotency_key,
-            digest=digest,
+    await run_in_threadpool(intake.check_quota, state, caller)
+    stored: list[Upload] = []  # what this request writes, removed again if no job comes of it
+    created = False
+    try:
+        for image in checked:
+            stored.append(await run_in_threadpool(intake.store_upload, state, image, caller))
+        job, created = await run_in_threadpool(
+            lambda: intake.create_job(
+                state,
+                caller,
+                options,
+                uploads + stored,
+                prompt=body.prompt,
+                webhook_url=body.webhook_url,
+                metadata=body.metadata,
+                idempotency_key=idempotency_key,
+                digest=digest,
+            )
         )
-    )
+    finally:
+        if not created:
+            await run_in_threadpool(intake.discard_uploads, state, stored)
+    return job, created
+
+
+def read_job(state: ServiceState, job_id: str) -> Job | None:
+    with state.catalog.session() as session:
+        return session.get(Job, job_id)
 
 
 async def wait_for_end(state: ServiceState, job_id: str, seconds: float) -> Job | None:
@@ -170,8 +185,7 @@ async def wait_for_end(state: ServiceState, job_id: str, seconds: float) -> Job 
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while True:
-        with state.catalog.session() as session:
-            job = session.get(Job, job_id)
+        job = await run_in_threadpool(read_job, state, job_id)
         if job is not None and job.state in TERMINAL_STATES:
             return job
         if loop.time() >= deadline:
@@ -205,7 +219,7 @@ async def get_job(
     job_id: str, request: Request, caller: Caller = Depends(require("read"))
 ) -> dict[str, Any]:
     state = get_state(request)
-    job = load_job(state, caller, job_id)
+    job = await run_in_threadpool(load_job, state, caller, job_id)
     return await run_in_threadpool(job_view, state, base_url(request), job)
 
 
@@ -324,7 +338,7 @@ async def job_events(
     job_id: str, request: Request, caller: Caller = Depends(require("read"))
 ) -> StreamingResponse:
     state = get_state(request)
-    load_job(state, caller, job_id)
+    await run_in_threadpool(load_job, state, caller, job_id)
 
     async def stream() -> Any:
         last: tuple[Any, ...] | None = None
@@ -332,8 +346,8 @@ async def job_events(
         while True:
             if await request.is_disconnected():
                 return
-            with state.catalog.session() as session:
-                job = session.get(Job, job_id)
+            # A blocking read (SQLite may wait on its lock) must not stall the event loop.
+            job = await run_in_threadpool(read_job, state, job_id)
             assert job is not None
             snapshot = (job.state, job.progress, job.stage)
             if snapshot != last:
