@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import FastAPI
 
 from meshforge import __version__
 from meshforge.catalog.db import Catalog, upgrade_database
@@ -103,25 +102,45 @@ class BodyTooLargeError(Exception):
 
 
 def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
-    limit = settings.max_request_bytes
+    app.add_middleware(GuardAndMeasure, limit=settings.max_request_bytes)
 
-    @app.middleware("http")
-    async def guard_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+
+class GuardAndMeasure:
+    """Refuse bodies over the limit (declared or streamed) and count and time every request.
+
+    A plain ASGI middleware, not ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware
+    runs each request through a task group and memory streams, a cost every request pays. The
+    latency is observed when the response starts, as BaseHTTPMiddleware's ``call_next`` did (a
+    Server-Sent Events stream is not timed to its end).
+    """
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        declared = request.headers.get("content-length")
+        limit = self.limit
+        declared = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                declared = value.decode("latin-1")
+                break
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return problem_response(
+            response = problem_response(
                 413,
                 "request-too-large",
                 f"the request body has {declared} bytes; the limit is {limit} "
                 "(MESHFORGE_MAX_REQUEST_BYTES)",
-                request.url.path,
+                scope.get("path"),
                 {"Connection": "close"},
             )
+            await response(scope, receive, MeasuredSend(scope, send, started))
+            return
         received = 0
-        receive = request._receive
 
         async def counting_receive() -> Any:
             nonlocal received
@@ -132,22 +151,37 @@ def _install_middleware(app: FastAPI, settings: ServiceSettings) -> None:
                     raise BodyTooLargeError()
             return message
 
-        request._receive = counting_receive
+        measured = MeasuredSend(scope, send, started)
         try:
-            response = await call_next(request)
+            await self.app(scope, counting_receive, measured)
         except BodyTooLargeError:
+            if measured.started:
+                raise
             response = problem_response(
-                413,
-                "request-too-large",
-                f"the request body is over {limit} bytes",
-                request.url.path,
+                413, "request-too-large", f"the request body is over {limit} bytes", scope["path"]
             )
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        state = getattr(request.app.state, "meshforge", None)
-        if state is not None and state.metrics is not None:
-            state.metrics.requests.labels(request.method, name, str(response.status_code)).inc()
-            state.metrics.latency.labels(request.method, name).observe(
-                time.perf_counter() - started
-            )
-        return response
+            await response(scope, receive, measured)
+
+
+class MeasuredSend:
+    """``send``, counting and timing the request when its response starts."""
+
+    def __init__(self, scope: Any, send: Any, started: float) -> None:
+        self.scope = scope
+        self.send = send
+        self.started_at = started
+        self.started = False
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and not self.started:
+            self.started = True
+            app = self.scope.get("app")
+            state = getattr(getattr(app, "state", None), "meshforge", None)
+            if state is not None and state.metrics is not None:
+                route = getattr(self.scope.get("route"), "path", "unmatched")
+                method = self.scope["method"]
+                state.metrics.requests.labels(method, route, str(message["status"])).inc()
+                state.metrics.latency.labels(method, route).observe(
+                    time.perf_counter() - self.started_at
+                )
+        await self.send(message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import uuid
@@ -151,6 +152,11 @@ def work_loop(
 def _process_main(settings_json: str, worker_id: str, stop: Any, parent_pid: int) -> None:
     from meshforge.service.logs import configure_logging
 
+    # Ctrl-C or a service manager's SIGTERM reaches the whole process group; the server decides
+    # when its workers stop (after draining their jobs), so a worker ignores both. A worker
+    # whose server is gone stops by itself (the parent check), and the server kills stragglers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = ServiceSettings.model_validate_json(settings_json)
     configure_logging(settings.log_json)
     work_loop(settings, worker_id, stop, parent_pid)
@@ -204,7 +210,7 @@ class LocalWorkerPool:
             process.join(max(0.0, deadline - time.monotonic()))
         for process in self._processes:
             if process.is_alive():
-                process.terminate()
+                process.kill()
                 process.join(5)
         self._reaper_stop.set()
         if self._reaper.is_alive():
