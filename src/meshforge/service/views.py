@@ -138,7 +138,8 @@ def job_view(state: ServiceState, base: str, job: Job, *, details: bool = True) 
     if details:
         files = version_files(state, job.asset_id, job.asset_version or 1) if job.asset_id else []
         view["results"] = {"files": [file_view(state, base, f) for f in files]}
-        view["webhooks"] = deliveries_view(state, job.id)
+        # A job without a webhook URL has no deliveries: skip the query.
+        view["webhooks"] = deliveries_view(state, job.id) if job.webhook_url else []
     return view
 
 
