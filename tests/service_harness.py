@@ -199,3 +199,25 @@ def stop_service(service: Service, drop: Any) -> None:
     if service.thread is not None:
         service.thread.join(60)
     drop()
+
+
+def start_s3(monkeypatch: pytest.MonkeyPatch, bucket: str = "assets") -> tuple[str, Any]:
+    """A local S3-compatible server (moto's) with ``bucket``, and the AWS variables that point
+    boto3 and s3fs at it (worker processes inherit them); the endpoint and its stop function."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    import boto3
+
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    return endpoint, server.stop

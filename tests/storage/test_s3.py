@@ -11,28 +11,13 @@ from meshforge.storage.blobs import BlobStore
 
 @pytest.fixture
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from service_harness import start_s3
 
-    from service_harness import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    import boto3
-
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="assets")
+    endpoint, stop = start_s3(monkeypatch)
     try:
         yield endpoint
     finally:
-        server.stop()
+        stop()
 
 
 def test_blobs_on_s3(s3_endpoint: str) -> None:

@@ -48,7 +48,9 @@ class BlobStore:
         else:
             import fsspec
 
-            self._fs, root = fsspec.core.url_to_fs(text)
+            # A filesystem of its own: fsspec's instance cache would hand back one made
+            # earlier in the process, bound to whatever endpoint and credentials were set then.
+            self._fs, root = fsspec.core.url_to_fs(text, skip_instance_cache=True)
             self._root = root.rstrip("/")
 
     def _path(self, key: str) -> str:
