@@ -11,11 +11,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from meshforge.asset import Asset, InputRecord
 from meshforge.recipe import Recipe
 from meshforge.transforms.base import StageReport
+
+if TYPE_CHECKING:
+    from meshforge.validate.profiles import Profile
 
 # Stage names in order, with their rough share of the run time (for the overall progress).
 STAGES: tuple[tuple[str, float], ...] = (
@@ -227,3 +230,42 @@ def _render_previews(
         small = RenderOptions(size=spec.turntable_size, frames=spec.turntable_frames)
         written["turntable"] = render_preset(asset, "turntable", out_dir, name, small)
     return written
+
+
+# Output kinds that are renders of the asset, not files of it.
+PREVIEWS = ("thumbnail", "turntable")
+
+
+def resave(result: GenerateResult, asset: Asset) -> dict[str, Path]:
+    """Write ``asset`` over the result's model files (not its previews); they, by format."""
+    from meshforge.export.registry import save
+
+    files = {fmt: paths[0] for fmt, paths in result.outputs.items() if fmt not in PREVIEWS}
+    for fmt, path in files.items():
+        save(asset, path, fmt)
+    result.asset = asset
+    return files
+
+
+def apply_profile_to_result(result: GenerateResult, profile: Profile) -> bool:
+    """Run the profile's transforms, re-save the outputs, validate the first output the profile
+    accepts (else the first) and add it all to the report as ``profile``; True when it passed."""
+    from meshforge.reporting import write_report
+    from meshforge.transforms.chain import apply_profile
+    from meshforge.validate.report import validate_file
+
+    asset, reports = apply_profile(result.asset, profile)
+    files = resave(result, asset)
+    checked = next((files[f] for f in profile.formats if f in files), next(iter(files.values())))
+    validation = validate_file(checked, profile)
+    result.report["profile"] = {
+        "name": profile.name,
+        "transforms": [r.to_dict() for r in reports],
+        "validation": validation.to_dict(),
+        # The previews a reviewer looks at beside the checks.
+        "renders": {
+            k: [str(p) for p in result.outputs[k]] for k in PREVIEWS if k in result.outputs
+        },
+    }
+    write_report(result.report, result.report_path)
+    return validation.passed

@@ -17,9 +17,7 @@ import typer
 from meshforge.cli.errors import exit_on_error
 
 if TYPE_CHECKING:
-    from meshforge.asset import Asset
     from meshforge.transforms.base import StageReport
-    from meshforge.validate.profiles import Profile
     from meshforge.validate.report import ValidationReport
 
 VALIDATION_FAILED = 1
@@ -40,15 +38,6 @@ def check_output_format(path: Path) -> str:
             hint=f"End the output name with one of: {', '.join(sorted(available))}.",
         )
     return name
-
-
-def apply_profile(asset: Asset, profile: Profile) -> tuple[Asset, list[StageReport]]:
-    """Run the profile's transforms; the result and the reports they added."""
-    from meshforge.transforms.chain import transforms_for
-
-    before = len(asset.reports)
-    result = asset.transform(*transforms_for(profile))
-    return result, result.reports[before:]
 
 
 def outcome(
@@ -96,6 +85,7 @@ def convert(
     with exit_on_error():
         from meshforge.api import load
         from meshforge.export.registry import save
+        from meshforge.transforms.chain import apply_profile
         from meshforge.validate.profiles import load_profile
         from meshforge.validate.report import validate_file
 

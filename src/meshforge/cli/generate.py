@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -21,10 +21,6 @@ from meshforge.recipe import (
     build_recipe,
     field_help,
 )
-
-if TYPE_CHECKING:
-    from meshforge.pipeline import GenerateResult
-    from meshforge.validate.profiles import Profile
 
 console = Console(stderr=True)
 
@@ -79,7 +75,7 @@ def generate(
     if shape is not None:
         engine_options["shape"] = shape
     with exit_on_error():
-        from meshforge.pipeline import run
+        from meshforge.pipeline import apply_profile_to_result, run
         from meshforge.validate.profiles import load_profile
 
         chosen = load_profile(profile) if profile is not None else None
@@ -118,42 +114,13 @@ def generate(
                         task, completed=e.fraction, description=e.stage
                     ),
                 )
-        passed = _apply_profile(result, chosen) if chosen is not None else True
+        passed = apply_profile_to_result(result, chosen) if chosen is not None else True
     if as_json:
         typer.echo(json.dumps(result.report, indent=2))
     elif not quiet:
         _summary(result.report, result.report_path)
     if not passed:
         raise typer.Exit(code=1)
-
-
-RENDERS = ("thumbnail", "turntable")
-
-
-def _apply_profile(result: GenerateResult, profile: Profile) -> bool:
-    """Run the profile's transforms, re-save the outputs, validate the first output the profile
-    accepts (else the first) and add it all to the report as ``profile``; True when it passed."""
-    from meshforge.cli.convert import apply_profile
-    from meshforge.export.registry import save
-    from meshforge.reporting import write_report
-    from meshforge.validate.report import validate_file
-
-    asset, reports = apply_profile(result.asset, profile)
-    files = {fmt: paths[0] for fmt, paths in result.outputs.items() if fmt not in RENDERS}
-    for fmt, path in files.items():
-        save(asset, path, fmt)
-    checked = next((files[f] for f in profile.formats if f in files), next(iter(files.values())))
-    validation = validate_file(checked, profile)
-    result.asset = asset
-    result.report["profile"] = {
-        "name": profile.name,
-        "transforms": [r.to_dict() for r in reports],
-        "validation": validation.to_dict(),
-        # The previews a reviewer looks at beside the checks.
-        "renders": {k: [str(p) for p in result.outputs[k]] for k in RENDERS if k in result.outputs},
-    }
-    write_report(result.report, result.report_path)
-    return validation.passed
 
 
 def _summary(report: dict[str, Any], report_path: Path) -> None:

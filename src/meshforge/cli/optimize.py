@@ -16,7 +16,6 @@ import typer
 from meshforge.cli.convert import (
     PROFILE_HELP,
     VALIDATION_FAILED,
-    apply_profile,
     check_output_format,
     echo_outcome,
     outcome,
@@ -39,6 +38,7 @@ def optimize(
     with exit_on_error():
         from meshforge.api import load
         from meshforge.export.registry import save
+        from meshforge.transforms.chain import apply_profile
         from meshforge.validate.profiles import load_profile
         from meshforge.validate.report import validate_file
 

@@ -8,6 +8,9 @@ finish (``drain_timeout_s``), then stop.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -48,6 +51,13 @@ def build_state(settings: ServiceSettings) -> ServiceState:
     return state
 
 
+def fallback_webhook_secret(signing_key: bytes) -> str:
+    """The webhook secret of jobs submitted without a key (MESHFORGE_AUTH=false), derived from
+    the URL-signing key so that it is stable across restarts."""
+    digest = hmac.new(signing_key, b"meshforge webhook secret", hashlib.sha256).digest()
+    return "whsec_" + base64.b64encode(digest[:24]).decode()
+
+
 def _start_background(state: ServiceState) -> None:
     from meshforge.service.webhooks import WebhookDispatcher
     from meshforge.workers.local import LocalWorkerPool
@@ -57,7 +67,7 @@ def _start_background(state: ServiceState) -> None:
     state.dispatcher = WebhookDispatcher(
         state.catalog,
         state.policy,
-        "whsec_" + __import__("base64").b64encode(state.signing_key[:24]).decode(),
+        fallback_webhook_secret(state.signing_key),
         retry_scale=state.settings.webhook_retry_scale,
         timeout_s=state.settings.webhook_timeout_s,
     )

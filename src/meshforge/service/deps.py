@@ -19,6 +19,14 @@ class Caller:
     scopes: frozenset[str]
     max_active_jobs: int | None = None
 
+    @property
+    def sees_everything(self) -> bool:
+        """Local use without keys, or an admin key: every key's jobs and assets are visible."""
+        return self.key_id is None or "admin" in self.scopes
+
+    def can_see(self, owner_key_id: str | None) -> bool:
+        return self.sees_everything or owner_key_id == self.key_id
+
 
 LOCAL_CALLER = Caller(None, frozenset({"read", "write", "admin"}))
 

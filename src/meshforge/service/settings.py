@@ -5,15 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from meshforge.settings import Settings
 
 
-class ServiceSettings(BaseSettings):
-    """Every field can be set as ``MESHFORGE_<NAME>``; the defaults are the embedded setup."""
+class ServiceSettings(Settings):
+    """The machine's settings plus the service's; every field can be set as
+    ``MESHFORGE_<NAME>``, and the defaults are the embedded setup."""
 
     model_config = SettingsConfigDict(env_prefix="MESHFORGE_", extra="ignore")
 
-    home: Path = Field(default=Path("~/.cache/meshforge"), description="Data folder.")
     database_url: str | None = Field(
         default=None,
         description="Catalog URL: sqlite:///PATH (default HOME/service/catalog.db) or "

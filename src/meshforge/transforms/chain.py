@@ -33,6 +33,7 @@ from meshforge.transforms.base import Context, Transform
 
 if TYPE_CHECKING:
     from meshforge.asset import Asset
+    from meshforge.transforms.base import StageReport
 
 if TYPE_CHECKING:
     from meshforge.validate.profiles import Profile
@@ -174,3 +175,10 @@ def transforms_for(profile: Profile) -> list[Transform]:
         raise InputError(
             f"profile {profile.name}: {exc.message}", stage="transforms", hint=exc.hint
         ) from exc
+
+
+def apply_profile(asset: Asset, profile: Profile) -> tuple[Asset, list[StageReport]]:
+    """Run the profile's transforms; the result and the reports they added."""
+    before = len(asset.reports)
+    result = asset.transform(*transforms_for(profile))
+    return result, result.reports[before:]

@@ -103,25 +103,20 @@ def run_pipeline(
     options: JobOptions, photo: Path, out_dir: Path, name: str, on_progress: Callable[..., None]
 ) -> dict[str, Any]:
     """Generate, apply the profile or the texture budget, save; the report document."""
-    from meshforge.export.registry import save
-    from meshforge.pipeline import run
+    from meshforge.pipeline import apply_profile_to_result, resave, run
     from meshforge.recipe import build_recipe
 
     recipe = build_recipe(build_recipe_data(options, photo, out_dir, name))
     result = run(recipe, on_progress=on_progress)
     if options.profile is not None:
-        from meshforge.cli.generate import _apply_profile
-
-        _apply_profile(result, _profile_with_budgets(options))
+        apply_profile_to_result(result, _profile_with_budgets(options))
     elif options.texture_size is not None:
         from meshforge.transforms.chain import build_chain
 
-        result.asset = result.asset.transform(
-            *build_chain([("resize", {"max_size": options.texture_size})])
+        resave(
+            result,
+            result.asset.transform(*build_chain([("resize", {"max_size": options.texture_size})])),
         )
-        for fmt, paths in result.outputs.items():
-            if fmt not in ("thumbnail", "turntable"):
-                save(result.asset, paths[0], fmt)
     return result.report
 
 

@@ -30,9 +30,7 @@ RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 def _owned_asset(state: ServiceState, caller: Caller, asset_id: str) -> Asset:
     with state.catalog.session() as session:
         asset = session.get(Asset, asset_id)
-    if asset is None or (
-        caller.key_id is not None and asset.key_id != caller.key_id and "admin" not in caller.scopes
-    ):
+    if asset is None or not caller.can_see(asset.key_id):
         raise Problem(404, "asset-not-found", f"no asset {asset_id!r} for this API key")
     return asset
 

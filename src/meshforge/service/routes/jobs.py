@@ -36,9 +36,7 @@ def base_url(request: Request) -> str:
 def load_job(state: ServiceState, caller: Caller, job_id: str) -> Job:
     with state.catalog.session() as session:
         job = session.get(Job, job_id)
-    if job is None or (
-        caller.key_id is not None and job.key_id != caller.key_id and "admin" not in caller.scopes
-    ):
+    if job is None or not caller.can_see(job.key_id):
         raise Problem(404, "job-not-found", f"no job {job_id!r} for this API key")
     return job
 
@@ -248,7 +246,7 @@ def list_jobs(
 ) -> dict[str, Any]:
     state = get_state(request)
     query = select(Job)
-    if caller.key_id is not None and "admin" not in caller.scopes:
+    if not caller.sees_everything:
         query = query.where(Job.key_id == caller.key_id)
     if state_filter:
         unknown = set(state_filter) - {"queued", "running", "succeeded", "failed", "canceled"}
@@ -368,6 +366,3 @@ async def job_events(
     return StreamingResponse(
         stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
     )
-
-
-__all__ = ["router", "update"]
