@@ -2,19 +2,28 @@
 
 A real meshforge service per backend (SQLite and PostgreSQL), served by uvicorn on loopback.
 
-PostgreSQL must be reachable at MESHFORGE_TEST_POSTGRES (default 127.0.0.1:5432, trust auth):
-tests that need it fail, never skip, when it is not. Each test module gets its own catalog
+PostgreSQL must be reachable at MESHFORGE_TEST_POSTGRES (default 127.0.0.1:5432, trust auth),
+and for the Celery tests Redis at MESHFORGE_TEST_REDIS (default 127.0.0.1:6379) and RabbitMQ at
+MESHFORGE_TEST_AMQP (default 127.0.0.1:5672, guest/guest): tests that need one fail, never skip,
+when it is not. Each test module gets its own catalog
 (a fresh SQLite file or a fresh PostgreSQL database) and its own storage folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import random
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,10 @@ from PIL import Image
 POSTGRES_ADMIN = os.environ.get(
     "MESHFORGE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+BROKERS = {
+    "redis": os.environ.get("MESHFORGE_TEST_REDIS", "redis://127.0.0.1:6379"),
+    "amqp": os.environ.get("MESHFORGE_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//"),
+}
 
 
 def free_port() -> int:
@@ -147,6 +160,21 @@ def new_database(backend: str, tmp: Path) -> tuple[str, Any]:
     return url, drop
 
 
+@contextmanager
+def migrated_catalog(backend: str, tmp: Path) -> Iterator[Any]:
+    """A Catalog on a fresh, migrated database, removed afterwards."""
+    from meshforge.catalog.db import Catalog, upgrade_database
+
+    url, drop = new_database(backend, tmp)
+    upgrade_database(url)
+    opened = Catalog(url)
+    try:
+        yield opened
+    finally:
+        opened.dispose()
+        drop()
+
+
 def start_service(
     backend: str, tmp: Path, monkeypatch: pytest.MonkeyPatch, **extra: str
 ) -> tuple[Service, Any]:
@@ -221,3 +249,71 @@ def start_s3(monkeypatch: pytest.MonkeyPatch, bucket: str = "assets") -> tuple[s
 
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     return endpoint, server.stop
+
+
+def broker_url(kind: str) -> str:
+    """A URL of the running ``kind`` broker ("redis": a random database of the 16, so tests
+    rarely share one; each test also uses its own queue); fails when it is not reachable."""
+    from kombu import Connection
+
+    url = BROKERS[kind]
+    if kind == "redis":
+        url = f"{url.rstrip('/')}/{random.randint(1, 15)}"
+    try:
+        with Connection(url, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1, timeout=5)
+    except Exception as error:
+        variable = {"redis": "MESHFORGE_TEST_REDIS", "amqp": "MESHFORGE_TEST_AMQP"}[kind]
+        pytest.fail(
+            f"the {kind} broker is not reachable at {BROKERS[kind]} ({error}); the Celery tests "
+            f"need it: start it or set {variable}",
+            pytrace=False,
+        )
+    return url
+
+
+MESHFORGE_CELERY_WORKER = ("-m", "meshforge.cli", "worker", "--celery")
+# The same worker through Celery's own command line (INFO: it then says when it is ready).
+CELERY_WORKER = (
+    "-m",
+    "celery",
+    "-A",
+    "meshforge.workers.celery_app",
+    "worker",
+    "-c",
+    "1",
+    "-l",
+    "INFO",
+)
+
+
+def start_celery_worker(
+    env: dict[str, str],
+    log: Path,
+    command: tuple[str, ...] = MESHFORGE_CELERY_WORKER,
+    timeout: float = 30,
+) -> Any:
+    """A Celery worker (``python COMMAND``) in its own session (so its whole process group can
+    be killed), once it says it is ready; its output goes to ``log``."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    while " ready." not in log.read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            kill_group(process)
+            raise AssertionError(f"the Celery worker did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.05)
+    return process
+
+
+def kill_group(process: Any) -> None:
+    """SIGKILL to the process and every process of its session; waits for it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)

@@ -14,20 +14,14 @@ from meshforge.catalog.db import Catalog, upgrade_database
 from meshforge.catalog.keys import create_key, find_key, list_keys, revoke_key
 from meshforge.catalog.models import Job, WebhookDelivery, new_id, now
 from meshforge.workers.local import claim_next, recover_stale_jobs
-from service_harness import new_database
+from service_harness import migrated_catalog
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
-    url, drop = new_database(request.param, tmp_path)
-    upgrade_database(url)
-    upgrade_database(url)  # a second upgrade is a no-op
-    opened = Catalog(url)
-    try:
+    with migrated_catalog(request.param, tmp_path) as opened:
+        upgrade_database(opened.url)  # a second upgrade is a no-op
         yield opened
-    finally:
-        opened.dispose()
-        drop()
 
 
 def _queue(catalog: Catalog, count: int, **fields: object) -> list[str]:

@@ -246,8 +246,6 @@ def test_a_killed_server_loses_and_duplicates_no_job(deployment: Deployment) -> 
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
 
-    interrupted = {i for i, job in deployment.jobs().items() if job.state == "running"}
-    assert interrupted, "no job was running when the server was killed"
     wait_until(
         deployment,
         lambda: not alive(deployment.seen),
@@ -255,6 +253,9 @@ def test_a_killed_server_loses_and_duplicates_no_job(deployment: Deployment) -> 
         lambda: f"the processes of the killed server ({alive(deployment.seen)}) did not exit",
         interval=0.1,
     )
+    # Read once every process of the old server is gone: the jobs it left running.
+    interrupted = {i for i, job in deployment.jobs().items() if job.state == "running"}
+    assert interrupted, "no job was running when the server was killed"
 
     deployment.start()
     with deployment.client() as client:

@@ -2,9 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from meshforge.cli.errors import exit_on_error
+
+if TYPE_CHECKING:
+    from meshforge.service.settings import ServiceSettings
+
+
+def load_settings() -> ServiceSettings:
+    """The MESHFORGE_* settings; a bad value is an error naming its variable."""
+    from pydantic import ValidationError
+
+    from meshforge.errors import InputError
+    from meshforge.service.settings import ServiceSettings
+
+    try:
+        return ServiceSettings()
+    except ValidationError as error:
+        # The messages only: a value (a broker or database URL) may hold a password.
+        problems = "; ".join(
+            f"MESHFORGE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise InputError(
+            problems, stage="settings", hint="Fix or unset that environment variable."
+        ) from error
 
 
 def serve(
@@ -16,9 +40,7 @@ def serve(
 ) -> None:
     """Run the REST service: API under /v1, docs at /docs, embedded workers."""
     with exit_on_error():
-        from meshforge.service.settings import ServiceSettings
-
-        settings = ServiceSettings()
+        settings = load_settings()
         if workers is not None:
             settings = settings.model_copy(update={"workers": workers})
         try:
@@ -42,22 +64,42 @@ def serve(
         )
 
 
-def worker() -> None:
+def worker(
+    celery: bool = typer.Option(
+        False,
+        "--celery",
+        help="Take jobs from the Celery broker of MESHFORGE_CELERY_BROKER_URL instead of polling "
+        "the catalog.",
+    ),
+    concurrency: int = typer.Option(
+        1, "--concurrency", min=1, help="With --celery: jobs run at once (one process each)."
+    ),
+) -> None:
     """Run one worker against the catalog and storage of MESHFORGE_DATABASE_URL/STORAGE_URL
     (for more machines than one; the API then runs with MESHFORGE_WORKERS=0)."""
     with exit_on_error():
-        import os
+        settings = load_settings()
+        if concurrency != 1 and not celery:
+            from meshforge.errors import InputError
+
+            raise InputError(
+                "--concurrency is an option of Celery workers",
+                stage="worker",
+                hint="Add --celery, or start more `meshforge worker` processes",
+            )
+        if celery:
+            from meshforge.workers.celery_app import run_worker
+
+            run_worker(concurrency)
+            return
         import signal
         import threading
-        import uuid
 
         from meshforge.service.logs import configure_logging
-        from meshforge.service.settings import ServiceSettings
-        from meshforge.workers.local import work_loop
+        from meshforge.workers.local import work_loop, worker_name
 
-        settings = ServiceSettings()
         configure_logging(settings.log_json)
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        work_loop(settings, f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}", stop)
+        work_loop(settings, worker_name(), stop)

@@ -1,9 +1,9 @@
 """The FastAPI application and its life cycle.
 
 On start: migrate the catalog, open the storage, start the worker processes, the stale-job
-reaper and the webhook dispatcher (queued jobs of an earlier run are simply picked up; running
-ones are re-run once their lease expires). On shutdown: stop taking jobs, let running ones
-finish (``drain_timeout_s``), then stop.
+reaper, the webhook dispatcher and, with a Celery broker, the job publisher (queued jobs of an
+earlier run are simply picked up; running ones are re-run once their lease expires). On
+shutdown: stop taking jobs, let running ones finish (``drain_timeout_s``), then stop.
 """
 
 from __future__ import annotations
@@ -64,6 +64,11 @@ def _start_background(state: ServiceState) -> None:
 
     state.pool = LocalWorkerPool(state.settings, state.catalog)
     state.pool.start()
+    if state.settings.celery_broker_url:
+        from meshforge.workers.dispatch import JobPublisher
+
+        state.publisher = JobPublisher(state.settings, state.catalog)
+        state.publisher.start()
     state.dispatcher = WebhookDispatcher(
         state.catalog,
         state.policy,
@@ -88,6 +93,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             yield
         finally:
             log.info("draining running jobs")
+            if state.publisher is not None:
+                state.publisher.stop()
             state.pool.stop(settings.drain_timeout_s)
             state.dispatcher.stop()
             state.catalog.dispose()

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from meshforge.catalog.models import Job, Upload, new_id, now
 from meshforge.errors import MeshforgeError
@@ -202,21 +203,53 @@ def existing_for_key(
     return job
 
 
-def check_quota(state: ServiceState, caller: Caller) -> None:
-    limit = caller.max_active_jobs or state.settings.max_active_jobs
-    with state.catalog.session() as session:
-        active = session.scalar(
+def active_job_limit(state: ServiceState, caller: Caller) -> int:
+    return caller.max_active_jobs or state.settings.max_active_jobs
+
+
+def count_active_jobs(session: Session, key_id: str | None) -> int:
+    return int(
+        session.scalar(
             select(func.count())
             .select_from(Job)
-            .where(Job.key_id == caller.key_id, Job.state.in_(("queued", "running")))
+            .where(Job.key_id == key_id, Job.state.in_(("queued", "running")))
         )
-    if (active or 0) >= limit:
-        raise Problem(
-            429,
-            "too-many-active-jobs",
-            f"this API key has {active} jobs queued or running (limit {limit}); retry once some "
-            "have finished",
-            headers={"Retry-After": "5"},
+        or 0
+    )
+
+
+def quota_refused(active: int, limit: int) -> Problem:
+    return Problem(
+        429,
+        "too-many-active-jobs",
+        f"this API key has {active} jobs queued or running (limit {limit}); retry once some "
+        "have finished",
+        headers={"Retry-After": "5"},
+    )
+
+
+def check_quota(state: ServiceState, caller: Caller) -> None:
+    """An early refusal before anything is stored; ``create_job`` enforces the limit exactly."""
+    limit = active_job_limit(state, caller)
+    with state.catalog.session() as session:
+        active = count_active_jobs(session, caller.key_id)
+    if active >= limit:
+        raise quota_refused(active, limit)
+
+
+def lock_key_jobs(session: Session, key_id: str | None) -> None:
+    """Serialise job creation per key until the transaction ends, so that counting a key's
+    active jobs and inserting one cannot interleave with another request of the same key.
+
+    PostgreSQL takes a transaction-scoped advisory lock on the key. SQLite needs nothing here:
+    the job's INSERT takes the database's single write lock, held to the commit, and the count
+    follows it in the same transaction.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"meshforge-jobs:{key_id}".encode()).digest()
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock)"),
+            {"lock": int.from_bytes(digest[:8], "big", signed=True)},
         )
 
 
@@ -232,7 +265,11 @@ def create_job(
     idempotency_key: str | None,
     digest: str,
 ) -> tuple[Job, bool]:
-    """Insert the queued job; (job, True) or, on an idempotent replay, (earlier job, False)."""
+    """Insert the queued job; (job, True) or, on an idempotent replay, (earlier job, False).
+
+    The key's active-job quota is checked in the same transaction as the insert (429 when it
+    is full), so concurrent submissions cannot exceed it.
+    """
     inputs: list[Any] = [
         {
             "kind": "upload",
@@ -260,9 +297,15 @@ def create_job(
         timings={},
         created_at=now(),
     )
+    limit = active_job_limit(state, caller)
     try:
         with state.catalog.session() as session:
+            lock_key_jobs(session, caller.key_id)
             session.add(job)
+            session.flush()
+            active = count_active_jobs(session, caller.key_id)  # this job included
+            if active > limit:
+                raise quota_refused(active - 1, limit)  # rolls the insert back
     except IntegrityError:
         earlier = existing_for_key(state, caller, idempotency_key, digest)
         if earlier is None:

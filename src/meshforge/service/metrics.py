@@ -1,6 +1,7 @@
 """Prometheus metrics read from the catalog at scrape time, so every worker process's jobs
-count without a shared registry: jobs by state, queue depth, oldest queued job, and stage
-durations (a summary over the jobs that ended since the server started, added incrementally)."""
+count without a shared registry: jobs by state, queue depth, oldest queued job, the Celery
+broker's reachability, and stage durations (a summary over the jobs that ended since the server
+started, added incrementally)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
@@ -86,6 +87,18 @@ class CatalogCollector:
                 "meshforge_workers_alive",
                 "Embedded worker processes alive.",
                 value=float(self.state.pool.alive()),
+            )
+        publisher = self.state.publisher
+        if publisher is not None:
+            yield GaugeMetricFamily(
+                "meshforge_celery_broker_up",
+                "1 when the last publish or check reached the Celery broker, else 0.",
+                value=float(bool(publisher.broker_up)),
+            )
+            yield CounterMetricFamily(
+                "meshforge_celery_publish_failures",
+                "Job publishes that did not reach the Celery broker (the job stayed queued).",
+                value=float(publisher.publish_failures),
             )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from meshforge.settings import Settings
+
+# The brokers kombu speaks out of the box with meshforge[celery]: Redis and AMQP (RabbitMQ).
+BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp")
 
 
 class ServiceSettings(Settings):
@@ -29,7 +32,25 @@ class ServiceSettings(Settings):
     public_url: str = Field(
         default="", description="Base URL put in links (default: the request's own base URL)."
     )
-    workers: int = Field(default=1, ge=0, description="Embedded worker processes (0: none).")
+    workers: int = Field(
+        default=1,
+        ge=0,
+        description="Embedded worker processes (0: none; the default is 0 with a Celery broker).",
+    )
+    celery_broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://host:6379/0, amqp://user:password@host:5672//): new "
+        "jobs are then published to `meshforge worker --celery` processes.",
+    )
+    celery_queue: str = Field(
+        default="meshforge", min_length=1, description="The Celery queue jobs are published to."
+    )
+    celery_redispatch_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Publish a job again when it is still queued this long after its last "
+        "publish (the wait doubles each time, up to 10 minutes).",
+    )
     job_lease_s: float = Field(
         default=60.0, gt=0, description="A running job whose worker is silent this long is re-run."
     )
@@ -66,6 +87,27 @@ class ServiceSettings(Settings):
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="One delivery's deadline.")
     auth: bool = Field(default=True, description="Require an API key (false: local use only).")
     log_json: bool = Field(default=True, description="JSON log lines on stderr.")
+
+    @field_validator("celery_broker_url")
+    @classmethod
+    def _known_broker(cls, url: str | None) -> str | None:
+        if url is None or not url.strip():
+            return None  # MESHFORGE_CELERY_BROKER_URL= (empty) means no broker
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in BROKER_SCHEMES:
+            # The URL itself is not repeated: it may hold a password.
+            raise ValueError(
+                f"unknown broker scheme {scheme or '(none)'!r}; use redis://HOST:6379/0 (Redis) "
+                "or amqp://USER:PASSWORD@HOST:5672// (RabbitMQ)"
+            )
+        return url
+
+    @model_validator(mode="after")
+    def _no_embedded_workers_with_a_broker(self) -> ServiceSettings:
+        # With a broker, jobs go to Celery workers; embedded ones run only when asked for.
+        if self.celery_broker_url and "workers" not in self.model_fields_set:
+            self.workers = 0
+        return self
 
     @property
     def service_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""What the running service holds: settings, catalog, blob store, limits, workers, webhooks."""
+"""What the running service holds: settings, catalog, blob store, limits, workers, webhooks,
+and the publisher of jobs to Celery workers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class ServiceState:
     limiter: RateLimiter
     pool: Any = None
     dispatcher: Any = None
+    publisher: Any = None  # workers.dispatch.JobPublisher, with a Celery broker
     metrics: Any = None
     limiters: dict[float, RateLimiter] = field(default_factory=dict)
 

@@ -5,6 +5,8 @@ and a crash in one job cannot take the server down. The catalog is the queue: a 
 job with a conditional UPDATE (``state = 'queued'``), keeps it alive with heartbeats, and the
 server re-queues a running job whose heartbeat is older than the lease (its worker died, or the
 whole server was killed). A worker whose parent died stops at once; its job is then re-run.
+Celery workers (``celery_app``) claim the one job a message names with the same UPDATE
+(``claim_job``) and run it the same way (``run_claimed``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,39 @@ from meshforge.workers.runner import JobRun, queue_webhook
 
 log = logging.getLogger("meshforge.worker")
 IDLE_POLL_S = 0.1
+PARENT_CHECK_S = 0.05
+
+
+def worker_name(*parts: object) -> str:
+    """A worker id unique across machines and runs: ``host:pid:[parts:]random``."""
+    return ":".join([os.uname().nodename, str(os.getpid()), *map(str, parts), uuid.uuid4().hex[:6]])
+
+
+def _claim(session: Any, job_id: str, worker_id: str) -> bool:
+    """Move ``job_id`` from queued to running for ``worker_id``, in the caller's transaction.
+
+    One conditional UPDATE: atomic on SQLite too, so of two workers (or two deliveries of one
+    Celery message) exactly one gets the job."""
+    stamp = now()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "queued")
+        .values(
+            state="running",
+            worker_id=worker_id,
+            heartbeat_at=stamp,
+            started_at=stamp,
+            attempts=Job.attempts + 1,
+            progress=0.0,
+        )
+    )
+    return getattr(claimed, "rowcount", 0) == 1
+
+
+def claim_job(catalog: Catalog, job_id: str, worker_id: str) -> bool:
+    """Take this one job (a Celery worker told of it); False when it is not queued."""
+    with catalog.session() as session:
+        return _claim(session, job_id, worker_id)
 
 
 def claim_next(catalog: Catalog, worker_id: str) -> str | None:
@@ -43,20 +78,7 @@ def claim_next(catalog: Catalog, worker_id: str) -> str | None:
             )
             if candidate is None:
                 return None
-            stamp = now()
-            claimed = session.execute(
-                update(Job)
-                .where(Job.id == candidate, Job.state == "queued")
-                .values(
-                    state="running",
-                    worker_id=worker_id,
-                    heartbeat_at=stamp,
-                    started_at=stamp,
-                    attempts=Job.attempts + 1,
-                    progress=0.0,
-                )
-            )
-            if getattr(claimed, "rowcount", 0) == 1:
+            if _claim(session, candidate, worker_id):
                 return str(candidate)
     return None
 
@@ -103,9 +125,15 @@ class Heartbeat(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        while not self.done.wait(self.interval_s):
+        next_beat = time.monotonic() + self.interval_s
+        # The parent is looked at more often than the lease is renewed: a worker whose server
+        # was killed must not go on to finish (and record) its job after the server is gone.
+        while not self.done.wait(min(PARENT_CHECK_S, self.interval_s)):
             if self.parent_pid is not None and os.getppid() != self.parent_pid:
                 os._exit(1)
+            if time.monotonic() < next_beat:
+                continue
+            next_beat = time.monotonic() + self.interval_s
             try:
                 with self.run_.catalog.session() as session:
                     session.execute(
@@ -121,6 +149,29 @@ class Heartbeat(threading.Thread):
                 log.exception("heartbeat failed", extra={"job_id": self.run_.job_id})
 
 
+def beat_interval(settings: ServiceSettings) -> float:
+    """Seconds between heartbeats: several per lease, so a missed beat or two is tolerated."""
+    return max(0.05, min(settings.job_lease_s / 4, 5.0))
+
+
+def run_claimed(
+    catalog: Catalog,
+    store: BlobStore,
+    job_id: str,
+    worker_id: str,
+    beat_s: float,
+    parent_pid: int | None = None,
+) -> str:
+    """Run a job this worker has claimed, heartbeating meanwhile; the state it ended in."""
+    run = JobRun(catalog, store, job_id, worker_id)
+    heartbeat = Heartbeat(run, beat_s, parent_pid)
+    heartbeat.start()
+    try:
+        return run.execute()
+    finally:
+        heartbeat.done.set()
+
+
 def work_loop(
     settings: ServiceSettings,
     worker_id: str,
@@ -132,7 +183,7 @@ def work_loop(
     """Claim and run jobs until ``stop`` is set (a running job is always finished first)."""
     catalog = catalog or Catalog(settings.catalog_url)
     store = store or open_store(settings.blob_url)
-    beat_s = max(0.05, min(settings.job_lease_s / 4, 5.0))
+    beat_s = beat_interval(settings)
     while not stop.is_set():
         if parent_pid is not None and os.getppid() != parent_pid:
             return
@@ -140,13 +191,7 @@ def work_loop(
         if job_id is None:
             stop.wait(IDLE_POLL_S)
             continue
-        run = JobRun(catalog, store, job_id, worker_id)
-        heartbeat = Heartbeat(run, beat_s, parent_pid)
-        heartbeat.start()
-        try:
-            run.execute()
-        finally:
-            heartbeat.done.set()
+        run_claimed(catalog, store, job_id, worker_id, beat_s, parent_pid)
 
 
 def _process_main(settings_json: str, worker_id: str, stop: Any, parent_pid: int) -> None:
@@ -177,7 +222,7 @@ class LocalWorkerPool:
     def start(self) -> None:
         settings_json = self.settings.model_dump_json()
         for index in range(self.settings.workers):
-            worker_id = f"{os.uname().nodename}:{os.getpid()}:{index}:{uuid.uuid4().hex[:6]}"
+            worker_id = worker_name(index)
             process = self._context.Process(
                 target=_process_main,
                 args=(settings_json, worker_id, self._stop, os.getpid()),

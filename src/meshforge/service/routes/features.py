@@ -21,6 +21,7 @@ from meshforge.service.routes.jobs import base_url, load_job, wait_for_end
 from meshforge.service.schemas import FeaturesRequest, JobOptions
 from meshforge.service.state import ServiceState
 from meshforge.service.views import iso, signed_file_url, version_files
+from meshforge.workers.dispatch import publish_new_job
 
 router = APIRouter(prefix="/api/features", tags=["compatibility"])
 STATUS = {
@@ -75,15 +76,15 @@ async def create_feature(
         raise Problem(400, "invalid-json", "the body is not valid JSON") from exc
     options = JobOptions(engine=body.model)
     await run_in_threadpool(intake.validate_options, state, options, False)
+    await run_in_threadpool(intake.check_quota, state, caller)  # before fetching or storing
     url = body.promptObject.imageUrl
     if url.startswith(("http://", "https://")):
         image = await run_in_threadpool(intake.fetch_url_image, state, url)
         upload = await run_in_threadpool(intake.store_upload, state, image, caller)
     else:
         upload = await run_in_threadpool(intake.find_upload, state, caller, url)
-    await run_in_threadpool(intake.check_quota, state, caller)
     digest = intake.request_hash(options, [upload.sha256], None, {})
-    job, _ = await run_in_threadpool(
+    job, created = await run_in_threadpool(
         lambda: intake.create_job(
             state,
             caller,
@@ -96,6 +97,8 @@ async def create_feature(
             digest=digest,
         )
     )
+    if created:
+        await run_in_threadpool(publish_new_job, state, job.id)
     job = await wait_for_end(state, job.id, state.settings.max_wait_s) or job
     return await run_in_threadpool(ai_record, state, base_url(request), job, raw)
 

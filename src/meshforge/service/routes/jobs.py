@@ -23,6 +23,7 @@ from meshforge.service.schemas import JobOptions, JobRequest
 from meshforge.service.state import ServiceState
 from meshforge.service.views import job_view
 from meshforge.service.webhooks import redeliver
+from meshforge.workers.dispatch import publish_new_job
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 JSON_FIELDS = ("engine_options", "metadata")
@@ -170,6 +171,8 @@ async def _submit(
     finally:
         if not created:
             await run_in_threadpool(intake.discard_uploads, state, stored)
+    if created:  # a replay's job was published when it was created
+        await run_in_threadpool(publish_new_job, state, job.id)
     return job, created
 
 

@@ -18,7 +18,7 @@ def healthz() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The catalog, the storage and the workers answer")
+@router.get("/readyz", summary="The catalog, storage and workers answer; the broker is reported")
 def readyz(request: Request) -> JSONResponse:
     state = get_state(request)
     checks: dict[str, str] = {}
@@ -32,6 +32,14 @@ def readyz(request: Request) -> JSONResponse:
         alive = state.pool.alive()
         checks["workers"] = "ok" if alive > 0 else "failed: no worker process is alive"
     ready = all(v == "ok" for v in checks.values())
+    if state.publisher is not None:
+        # Reported, but not a reason to refuse traffic: without the broker, jobs are still
+        # accepted into the catalog and published once it is back.
+        try:
+            state.publisher.ping()
+            checks["broker"] = "ok"
+        except Exception as error:
+            checks["broker"] = f"degraded: {type(error).__name__}: {error}"[:300]
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
