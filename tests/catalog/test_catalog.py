@@ -3,18 +3,20 @@ rules (two workers never run one job; a silent worker's job is re-run, then fail
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from meshforge.catalog.db import Catalog, upgrade_database
 from meshforge.catalog.keys import create_key, find_key, list_keys, revoke_key
 from meshforge.catalog.models import Job, WebhookDelivery, new_id, now
 from meshforge.workers.local import claim_next, recover_stale_jobs
-from service_harness import migrated_catalog
+from service_harness import migrated_catalog, new_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -117,3 +119,50 @@ def test_a_live_heartbeat_keeps_the_job(catalog: Catalog) -> None:
     assert recover_stale_jobs(catalog, lease_s=10, max_attempts=3) == 0
     with catalog.session() as session:
         assert session.get(Job, job_id).state == "running"  # type: ignore[union-attr]
+
+
+MIGRATE_WHEN_TOLD = """
+import sys, time
+from pathlib import Path
+from meshforge.catalog.db import upgrade_database
+print("ready", flush=True)
+while not Path(sys.argv[2]).exists():
+    time.sleep(0.001)
+upgrade_database(sys.argv[1])
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_servers_starting_together_migrate_an_empty_catalog_once(
+    backend: str, tmp_path: Path
+) -> None:
+    """Several API replicas (processes) start at once on a new database: each runs the
+    migrations on start, none fails, and the schema is made once."""
+    url, drop = new_database(backend, tmp_path)
+    go = tmp_path / "go"
+    try:
+        replicas = [
+            subprocess.Popen(
+                [sys.executable, "-c", MIGRATE_WHEN_TOLD, url, str(go)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        for replica in replicas:  # every one imported and waiting: they start within ~1 ms
+            assert replica.stdout is not None and replica.stdout.readline() == "ready\n"
+        go.touch()
+        errors = [replica.communicate(timeout=120)[1] for replica in replicas]
+        failures = [e for r, e in zip(replicas, errors, strict=True) if r.returncode != 0]
+        assert failures == []
+        catalog = Catalog(url)
+        try:
+            with catalog.session() as session:
+                versions = session.execute(text("SELECT version_num FROM alembic_version")).all()
+            assert len(versions) == 1
+            assert create_key(catalog, "after-migration").secret
+        finally:
+            catalog.dispose()
+    finally:
+        drop()

@@ -2,7 +2,7 @@
 
 SQLite gets WAL and a busy timeout so the server and its worker processes can share one file;
 PostgreSQL needs nothing special. The schema is only ever changed by Alembic migrations
-(``upgrade_database``), which the server runs on start.
+(``upgrade_database``), which every server runs on start, one at a time on one database.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 32
+MIGRATE_LOCK = 0x6D65_7368_6D69_6772  # PostgreSQL advisory lock key of migrations
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -58,11 +59,35 @@ def upgrade_database(url: str) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
+        with _sqlite_file_lock(engine), engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                # Held to the commit: of several servers starting at once on one database, one
+                # migrates and the others then find the schema at head.
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive lock beside an SQLite catalog file while it is migrated (the driver runs
+    DDL outside the transaction, so the database's own lock does not serialise migrations)."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or "mode=memory" in str(engine.url):
+        yield
+        return
+    import fcntl
+
+    with open(f"{path}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Catalog:
