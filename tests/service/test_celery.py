@@ -9,12 +9,15 @@ once more; a duplicated message finds nothing to claim and changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -320,9 +323,13 @@ def test_a_broker_that_is_down_loses_no_job_and_stops_a_worker_with_a_clear_erro
         assert response.status_code == 202, response.text
         assert time.monotonic() - started < 5
         assert client.get(f"/v1/jobs/{response.json()['id']}").json()["state"] == "queued"
-        # The API stays ready (it takes jobs) and says the broker is not reachable.
-        status, check, up, failures = broker_health(service)
-        assert (status, up, failures) == (200, 0.0, 1.0)
+        # The API stays ready (it takes jobs) and says the broker is not reachable; the
+        # publisher's thread has counted its failed send.
+        deadline = time.monotonic() + 5
+        while (health := broker_health(service))[3] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, check, up, failures = health
+        assert (status, up) == (200, 0.0) and failures >= 1  # later passes try again
         assert check.startswith("degraded: OperationalError"), check
 
         done = run_worker_to_its_end(service.env)
@@ -331,6 +338,67 @@ def test_a_broker_that_is_down_loses_no_job_and_stops_a_worker_with_a_clear_erro
         assert "MESHFORGE_CELERY_BROKER_URL" in done.stderr
     finally:
         stop_service(service, drop)
+
+
+@contextlib.contextmanager
+def silent_broker() -> Iterator[int]:
+    """A port that accepts connections and reads, but never answers (a hung broker, or a
+    firewall that drops replies)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+        server.close()
+
+
+@pytest.mark.parametrize("scheme", ["redis", "amqp"])
+def test_a_hung_broker_delays_no_request_and_loses_no_job(
+    scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with silent_broker() as port:
+        url = f"redis://127.0.0.1:{port}/0" if scheme == "redis" else f"amqp://127.0.0.1:{port}//"
+        service, drop = start_service(
+            "sqlite", tmp_path, monkeypatch, MESHFORGE_WORKERS="0", MESHFORGE_CELERY_BROKER_URL=url
+        )
+        try:
+            client = service.client()
+            took = []
+            for seed in range(3):
+                started = time.monotonic()
+                response = client.post(
+                    "/v1/jobs",
+                    files={"image": ("b.png", product_png(seed=seed), "image/png")},
+                    data={},
+                    timeout=30,
+                )
+                took.append(time.monotonic() - started)
+                assert response.status_code == 202, response.text
+            assert max(took) < 1.0, took  # the publish happens off the request
+            listed = client.get("/v1/jobs").json()["data"]
+            assert [job["state"] for job in listed] == ["queued"] * 3
+            # /readyz answers within its own deadline and reports the broker.
+            started = time.monotonic()
+            ready = service.anonymous().get("/readyz", timeout=30)
+            assert time.monotonic() - started < 5
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["broker"].startswith("degraded"), ready.json()
+        finally:
+            stop_service(service, drop)
 
 
 @pytest.mark.parametrize(

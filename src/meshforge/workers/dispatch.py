@@ -4,9 +4,9 @@ The catalog stays the queue of record and its claim (``local.claim_job``) is the
 message only carries "job X is ready" (the id, nothing else) to a ``meshforge worker --celery``.
 A lost message therefore costs a delay and a duplicated one costs a failed claim, never a job:
 
-- the API publishes each new job right after its row is committed (``publish_new_job``); if the
-  broker is down the request still succeeds (one try, no retries) and the job waits in the
-  catalog;
+- the API hands each new job to the publisher right after its row is committed
+  (``publish_new_job``), and the publisher's thread sends it at once: a request never waits on
+  the broker, so one that is down or hung delays no request; the job then waits in the catalog;
 - ``JobPublisher``'s thread publishes again every job that stays queued ``celery_redispatch_s``
   after its last publish (the wait doubles while the job waits, up to ``MAX_REDISPATCH_S``, so a
   long backlog is not flooded with copies), at its next pass a job whose publish failed, and at
@@ -19,6 +19,7 @@ importing the worker code; ``meshforge.workers.celery_app`` builds the worker's 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import threading
@@ -40,6 +41,14 @@ log = logging.getLogger("meshforge.dispatch")
 TASK_NAME = "meshforge.run_job"
 MAX_REDISPATCH_S = 600.0
 SCAN_LIMIT = 5000  # queued jobs looked at per pass, oldest first
+BROKER_TIMEOUT_S = 4.0
+# Read and connect deadlines of the publisher's broker connections (Redis; RabbitMQ's
+# handshake is bounded by the connection timeout), and no retries inside a publish.
+BOUNDED_TRANSPORT = {
+    "max_retries": 0,
+    "socket_timeout": BROKER_TIMEOUT_S,
+    "socket_connect_timeout": BROKER_TIMEOUT_S,
+}
 
 
 def celery_app(settings: ServiceSettings) -> Any:
@@ -94,11 +103,12 @@ class JobPublisher:
 
     def __init__(self, settings: ServiceSettings, catalog: Catalog) -> None:
         self.app = celery_app(settings)
-        # Connect once, no retries: a request must not hang on a broker that is down (the
-        # loop publishes again on its next pass).
+        # Connect once, no retries, and give up on a broker that stops answering: the thread
+        # must come back to the jobs it still has to send (a failed one is sent on a later pass).
+        self.app.conf.broker_connection_timeout = BROKER_TIMEOUT_S
         self.app.conf.broker_transport_options = {
             **self.app.conf.broker_transport_options,
-            "max_retries": 0,
+            **BOUNDED_TRANSPORT,
         }
         self.catalog = catalog
         self.redispatch_s = settings.celery_redispatch_s
@@ -108,7 +118,14 @@ class JobPublisher:
         self._sent: dict[str, _Sent] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._fresh: collections.deque[str] = collections.deque()  # new jobs, not yet sent
         self._thread = threading.Thread(target=self._loop, daemon=True, name="job-publisher")
+
+    def notify(self, job_id: str) -> None:
+        """Have the thread send "job ``job_id`` is ready" now (it returns at once)."""
+        self._fresh.append(job_id)
+        self._wake.set()
 
     def publish(self, job_id: str, attempts: int = 0) -> bool:
         """Send "job ``job_id`` is ready"; False (logged) when the broker cannot be reached."""
@@ -171,8 +188,12 @@ class JobPublisher:
         return published
 
     def ping(self, timeout_s: float = 2.0) -> None:
-        """Connect to the broker once (no retries); raises when it cannot be reached."""
-        connection = self.app.connection_for_write(connect_timeout=timeout_s)
+        """Connect to the broker once (no retries); raises when it cannot be reached or does
+        not answer within about ``timeout_s``."""
+        connection = self.app.connection_for_write(
+            connect_timeout=timeout_s,
+            transport_options={**BOUNDED_TRANSPORT, "socket_timeout": timeout_s},
+        )
         try:
             connection.ensure_connection(max_retries=0, timeout=timeout_s)
             self.broker_up = True
@@ -182,21 +203,33 @@ class JobPublisher:
         finally:
             connection.release()
 
+    def _send_fresh(self) -> None:
+        while self._fresh and not self._stop.is_set():
+            self.publish(self._fresh.popleft())
+
     def _loop(self) -> None:
         period = max(0.05, min(self.redispatch_s / 2, 5.0))
-        while not self._stop.wait(period):
+        next_scan = self.clock() + period
+        while not self._stop.is_set():
+            self._wake.wait(max(0.0, next_scan - self.clock()))
+            self._wake.clear()
+            self._send_fresh()
+            if self.clock() < next_scan or self._stop.is_set():
+                continue
             try:
                 self.redispatch()
             except Exception:
                 log.exception("re-publishing queued jobs failed")
             with contextlib.suppress(Exception):  # keeps ``broker_up`` current for /metrics
                 self.ping()
+            next_scan = self.clock() + period
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(10)
         self.app.close()  # its pooled broker connections
@@ -205,4 +238,4 @@ class JobPublisher:
 def publish_new_job(state: ServiceState, job_id: str) -> None:
     """Tell the Celery workers of a job just committed (a no-op without a broker)."""
     if state.publisher is not None:
-        state.publisher.publish(job_id)
+        state.publisher.notify(job_id)

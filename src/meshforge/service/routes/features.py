@@ -98,7 +98,7 @@ async def create_feature(
         )
     )
     if created:
-        await run_in_threadpool(publish_new_job, state, job.id)
+        publish_new_job(state, job.id)  # returns at once: a thread sends it
     job = await wait_for_end(state, job.id, state.settings.max_wait_s) or job
     return await run_in_threadpool(ai_record, state, base_url(request), job, raw)
 

@@ -172,7 +172,7 @@ async def _submit(
         if not created:
             await run_in_threadpool(intake.discard_uploads, state, stored)
     if created:  # a replay's job was published when it was created
-        await run_in_threadpool(publish_new_job, state, job.id)
+        publish_new_job(state, job.id)  # returns at once: a thread sends it
     return job, created
 
 
