@@ -1,4 +1,5 @@
-"""The library's front door: ``generate`` a photo into files, ``load`` a mesh file as an Asset."""
+"""The library's front door: ``generate`` a photo (or, with a remote engine, a text prompt) into
+files, ``load`` a mesh file as an Asset."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from meshforge.recipe import build_recipe
 
 
 def generate(
-    photo: str | os.PathLike[str],
+    photo: str | os.PathLike[str] | None = None,
     output: str | os.PathLike[str] = "out",
     *,
+    prompt: str | None = None,
     height: float | None = None,
     width: float | None = None,
     depth: float | None = None,
@@ -27,10 +29,12 @@ def generate(
     thumbnail: bool = True,
     on_progress: ProgressListener | None = None,
 ) -> GenerateResult:
-    """Photo in, files out: NAME.glb (and other formats), NAME.png and NAME.report.json."""
+    """Photo (or prompt) in, files out: NAME.glb (and other formats), NAME.png and
+    NAME.report.json. Give exactly one of ``photo`` and ``prompt``; a prompt needs an engine
+    that takes text (``engine="tripo"`` or ``"meshy"``)."""
     recipe = build_recipe(
         {
-            "input": {"path": Path(photo)},
+            "input": {"path": None if photo is None else Path(photo), "prompt": prompt},
             "segment": {"segmenter": segmenter},
             "frame": {"foreground_ratio": foreground_ratio},
             "engine": {"name": engine, "options": engine_options or {}},

@@ -147,7 +147,7 @@ class RealSize:
 
 @dataclass(frozen=True)
 class InputRecord:
-    """One input file as it was read: kind, path, content digest."""
+    """One input as it was read: kind, path (none for a prompt), content digest."""
 
     kind: str
     path: str
@@ -156,9 +156,10 @@ class InputRecord:
     details: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        where = {"path": self.path} if self.path else {}
         return {
             "kind": self.kind,
-            "path": self.path,
+            **where,
             "sha256": self.sha256,
             "bytes": self.bytes,
             **self.details,

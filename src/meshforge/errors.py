@@ -21,6 +21,7 @@ exit code (``exit_code``); the REST service maps it to an RFC 9457 problem respo
     │   └── ModelNotInstalledError               a model file is missing (meshforge models install)
     ├── ModelInstallError               exit 4   downloading or checking a model failed
     ├── EngineError                     exit 5   reconstruction or generation failed
+    │   └── ProviderError                        a remote provider refused or failed the task
     ├── TransformError                  exit 6   a post-processing step failed
     └── ExportError                     exit 7   writing an output file failed
 """
@@ -115,6 +116,11 @@ class EngineError(MeshforgeError):
     default_stage = "engine"
 
 
+class ProviderError(EngineError):
+    """A remote generation provider (``engines/remote/``) refused the request or failed the
+    task: no or a bad API key, no credits, a failed or timed-out task, an unusable model."""
+
+
 class TransformError(MeshforgeError):
     exit_code = 6
     default_stage = "transform"
@@ -139,6 +145,7 @@ __all__ = [
     "ModelNotInstalledError",
     "NoForegroundError",
     "NotAnImageError",
+    "ProviderError",
     "RecipeError",
     "SegmentationError",
     "TransformError",

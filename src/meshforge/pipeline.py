@@ -1,26 +1,30 @@
-"""Runs a Recipe stage by stage: load, segment, check, frame, reconstruct, scale, pivot, export,
-render. Each stage is timed and leaves a StageReport; progress goes to an optional callback.
+"""Runs a Recipe stage by stage: load, segment, check, frame (a photo's stages; a prompt skips
+them), reconstruct, scale, pivot, export, render. Each stage is timed and leaves a StageReport;
+progress goes to an optional callback.
 
 The library never prints: the CLI and the service turn the events and reports into output.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from meshforge.asset import Asset, InputRecord
-from meshforge.recipe import Recipe
+from meshforge.recipe import ImageInput, PromptInput, Recipe
 from meshforge.transforms.base import StageReport
 
 if TYPE_CHECKING:
+    from meshforge.engines.base import GenerationRequest
     from meshforge.validate.profiles import Profile
 
 # Stage names in order, with their rough share of the run time (for the overall progress).
+# A prompt skips the photo's stages (PHOTO_STAGES).
 STAGES: tuple[tuple[str, float], ...] = (
     ("load", 0.05),
     ("segment", 0.35),
@@ -32,6 +36,7 @@ STAGES: tuple[tuple[str, float], ...] = (
     ("export", 0.11),
     ("render", 0.10),
 )
+PHOTO_STAGES = ("load", "segment", "check", "frame")
 
 
 @dataclass(frozen=True)
@@ -62,14 +67,19 @@ class GenerateResult:
 
 
 class _Progress:
-    def __init__(self, listener: ProgressListener | None) -> None:
+    """Stage fractions into the job's fraction; the stages in ``skip`` do not run, so the
+    others' weights are scaled up to fill the whole."""
+
+    def __init__(self, listener: ProgressListener | None, skip: tuple[str, ...] = ()) -> None:
         self.listener = listener
+        stages = [(name, weight) for name, weight in STAGES if name not in skip]
+        total = sum(weight for _, weight in stages)
         self.starts: dict[str, float] = {}
-        self.weights = dict(STAGES)
+        self.weights = {name: weight / total for name, weight in stages}
         done = 0.0
-        for name, weight in STAGES:
+        for name, _ in stages:
             self.starts[name] = done
-            done += weight
+            done += self.weights[name]
 
     def emit(self, stage: str, stage_fraction: float, message: str = "") -> None:
         if self.listener is None:
@@ -85,18 +95,20 @@ class _Progress:
 
 
 def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> GenerateResult:
-    """Execute one generate job and write its outputs and NAME.report.json."""
-    from meshforge.engines.base import GenerationRequest, create_engine
+    """Execute one generate job and write its outputs and NAME.report.json.
+
+    A photo goes through load, segment, check and frame before the engine; a prompt goes to
+    the engine as it is. Either way the engine's asset is then scaled, pivoted, exported,
+    rendered and reported the same way.
+    """
+    from meshforge.engines.base import check_input, create_engine
     from meshforge.export.registry import exporters, save
-    from meshforge.image.frame import frame_subject
-    from meshforge.image.load import load_image
-    from meshforge.image.quality import check_quality
-    from meshforge.image.segment import prefetch, segment
     from meshforge.transforms.pivot import pivot
     from meshforge.transforms.scale import scale
 
     started = time.perf_counter()
-    progress = _Progress(on_progress)
+    prompt = isinstance(recipe.input, PromptInput)
+    progress = _Progress(on_progress, skip=PHOTO_STAGES if prompt else ())
     reports: list[StageReport] = []
 
     @contextmanager
@@ -108,60 +120,21 @@ def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> Generate
         reports.append(report)
         progress.emit(name, 1.0, report.summary())
 
-    # Validate the engine and its options before any work, so a typo fails fast.
+    # Validate the engine, its options and that it takes this input before any work, so a
+    # typo or a mismatch fails fast.
     engine = create_engine(recipe.engine.name, recipe.engine.options)
+    check_input(engine, "prompt" if prompt else "photo")
 
-    prefetch(recipe.segment.segmenter)
-    with stage("load") as report:
-        photo = load_image(recipe.input.path)
-        report.warnings.extend(photo.warnings)
-        report.note("format", photo.format)
-        report.note("size_px", [photo.width, photo.height])
-        report.note("has_alpha", photo.has_alpha)
-        report.note("sha256", photo.sha256)
-
-    with stage("segment", **recipe.segment.model_dump(mode="json")) as report:
-        cut = segment(
-            photo.pixels,
-            has_alpha=photo.has_alpha,
-            backend=recipe.segment.segmenter,
-            feather_px=recipe.segment.feather_px,
-        )
-        report.warnings.extend(cut.warnings)
-        report.note("backend", cut.backend)
-        report.details.update(cut.details)
-
-    with stage("check") as report:
-        report.warnings.extend(check_quality(photo.pixels[..., :3], cut.alpha))
-
-    with stage("frame", **recipe.frame.model_dump(mode="json")) as report:
-        framed = frame_subject(
-            photo.pixels[..., :3],
-            cut.alpha,
-            foreground_ratio=recipe.frame.foreground_ratio,
-            size=recipe.frame.size,
-        )
-        report.note("subject_box_px", list(framed.subject_box))
-        report.note("scale", round(framed.scale, 6))
+    if isinstance(recipe.input, PromptInput):
+        request, source = _prompt_request(recipe.input.prompt)
+    else:
+        request, source = _photo_request(recipe, stage)
 
     engine_options = engine.options.model_dump(mode="json")
     with stage("reconstruct", engine=engine.name, **engine_options) as rep:
-        request = GenerationRequest(
-            image=framed,
-            photo_size=(photo.width, photo.height),
-            focal_length_35mm=photo.focal_length_35mm,
-        )
         raw = engine.generate(request, rep, progress.for_stage("reconstruct"))
         rep.version = engine.version
-    raw.provenance.inputs.append(
-        InputRecord(
-            kind="photo",
-            path=str(recipe.input.path),
-            sha256=photo.sha256,
-            bytes=photo.bytes,
-            details={"format": photo.format, "width": photo.width, "height": photo.height},
-        )
-    )
+    raw.provenance.inputs.append(source)
     asset = raw.transform(
         scale(height=recipe.size.height, width=recipe.size.width, depth=recipe.size.depth)
     )
@@ -198,6 +171,81 @@ def run(recipe: Recipe, on_progress: ProgressListener | None = None) -> Generate
         seconds=seconds,
         reports=reports,
     )
+
+
+StageContext = Callable[..., AbstractContextManager[StageReport]]
+
+
+def _prompt_request(prompt: str) -> tuple[GenerationRequest, InputRecord]:
+    """The engine's request for a text prompt, and the prompt's input record."""
+    from meshforge.engines.base import GenerationRequest
+
+    data = prompt.encode()
+    record = InputRecord(
+        kind="prompt",
+        path="",
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        details={"text": prompt},
+    )
+    return GenerationRequest(prompt=prompt), record
+
+
+def _photo_request(recipe: Recipe, stage: StageContext) -> tuple[GenerationRequest, InputRecord]:
+    """Load, segment, check and frame the photo: the engine's request and the photo's record."""
+    from meshforge.engines.base import GenerationRequest
+    from meshforge.image.frame import frame_subject
+    from meshforge.image.load import load_image
+    from meshforge.image.quality import check_quality
+    from meshforge.image.segment import prefetch, segment
+
+    assert isinstance(recipe.input, ImageInput)
+    prefetch(recipe.segment.segmenter)
+    with stage("load") as report:
+        photo = load_image(recipe.input.path)
+        report.warnings.extend(photo.warnings)
+        report.note("format", photo.format)
+        report.note("size_px", [photo.width, photo.height])
+        report.note("has_alpha", photo.has_alpha)
+        report.note("sha256", photo.sha256)
+
+    with stage("segment", **recipe.segment.model_dump(mode="json")) as report:
+        cut = segment(
+            photo.pixels,
+            has_alpha=photo.has_alpha,
+            backend=recipe.segment.segmenter,
+            feather_px=recipe.segment.feather_px,
+        )
+        report.warnings.extend(cut.warnings)
+        report.note("backend", cut.backend)
+        report.details.update(cut.details)
+
+    with stage("check") as report:
+        report.warnings.extend(check_quality(photo.pixels[..., :3], cut.alpha))
+
+    with stage("frame", **recipe.frame.model_dump(mode="json")) as report:
+        framed = frame_subject(
+            photo.pixels[..., :3],
+            cut.alpha,
+            foreground_ratio=recipe.frame.foreground_ratio,
+            size=recipe.frame.size,
+        )
+        report.note("subject_box_px", list(framed.subject_box))
+        report.note("scale", round(framed.scale, 6))
+
+    request = GenerationRequest(
+        image=framed,
+        photo_size=(photo.width, photo.height),
+        focal_length_35mm=photo.focal_length_35mm,
+    )
+    record = InputRecord(
+        kind="photo",
+        path=str(recipe.input.path),
+        sha256=photo.sha256,
+        bytes=photo.bytes,
+        details={"format": photo.format, "width": photo.width, "height": photo.height},
+    )
+    return request, record
 
 
 def _render_previews(

@@ -6,10 +6,22 @@ silently ignored. Each field's description is the help text the CLI shows.
 
 from __future__ import annotations
 
+import hashlib
+import re
+import unicodedata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from meshforge.errors import RecipeError
 
@@ -26,7 +38,57 @@ class Options(BaseModel):
 
 
 class ImageInput(Options):
+    """A product photo: loaded, segmented, checked and framed before the engine sees it."""
+
     path: Path = Field(description="The product photo to reconstruct.")
+
+    @property
+    def default_name(self) -> str:
+        return self.path.stem
+
+
+class PromptInput(Options):
+    """A text prompt, handed to an engine that takes text (a remote provider's)."""
+
+    prompt: str = Field(
+        min_length=1,
+        max_length=4000,
+        description="A text prompt describing the product, for an engine that takes text "
+        "(tripo, meshy).",
+    )
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("the prompt is blank; describe the product in words")
+        return value
+
+    @property
+    def default_name(self) -> str:
+        return prompt_slug(self.prompt)
+
+
+def prompt_slug(prompt: str, limit: int = 64) -> str:
+    """A file name from a prompt: ASCII words joined by '-' ("a red mug" -> "a-red-mug"); a
+    prompt with no ASCII letter or digit gets ``prompt-`` and its hash's first 8 digits."""
+    ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()
+    slug = "-".join(re.findall(r"[a-z0-9]+", ascii_text.lower()))[:limit].strip("-")
+    return slug or "prompt-" + hashlib.sha256(prompt.encode()).hexdigest()[:8]
+
+
+def _input_kind(value: Any) -> str:
+    """Which input a recipe's ``input`` is: "prompt" when it has a prompt, else "photo"."""
+    if isinstance(value, dict):
+        return "prompt" if "prompt" in value else "photo"
+    return "prompt" if isinstance(value, PromptInput) else "photo"
+
+
+RecipeInput = Annotated[
+    Annotated[ImageInput, Tag("photo")] | Annotated[PromptInput, Tag("prompt")],
+    Discriminator(_input_kind),
+]
 
 
 class SegmentOptions(Options):
@@ -88,7 +150,8 @@ class OutputSpec(Options):
     name: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$",
-        description="Base name of the output files (default: the photo's file name).",
+        description="Base name of the output files (default: the photo's file name, or the "
+        "prompt's words joined by '-').",
     )
     formats: tuple[ExportFormat, ...] = Field(
         default=("glb",),
@@ -117,16 +180,34 @@ class OutputSpec(Options):
 class Recipe(Options):
     """Everything one ``generate`` job needs."""
 
-    input: ImageInput
+    input: RecipeInput = Field(
+        description="Exactly one of: path (a product photo) or prompt (a text prompt)."
+    )
     segment: SegmentOptions = Field(default_factory=SegmentOptions)
     frame: FrameOptions = Field(default_factory=FrameOptions)
     engine: EngineSpec = Field(default_factory=EngineSpec)
     size: SizeSpec = Field(default_factory=SizeSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
+    @field_validator("input", mode="before")
+    @classmethod
+    def _one_input(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        given = {k: v for k, v in value.items() if v is not None}
+        inputs = [k for k in ("path", "prompt") if k in given]
+        if len(inputs) != 1:
+            got = " and ".join(inputs) if inputs else "neither"
+            raise ValueError(
+                f"give exactly one input, path (a photo) or prompt (a text prompt); got {got}"
+            )
+        return given
+
     @property
     def output_name(self) -> str:
-        return self.output.name or self.input.path.stem
+        """The output files' base name: the one given, else the photo's stem or the prompt's
+        slug."""
+        return self.output.name or self.input.default_name
 
 
 def build_recipe(data: dict[str, Any]) -> Recipe:

@@ -11,6 +11,7 @@ from meshforge.cli import (
     bench,
     convert,
     doctor,
+    engines,
     generate,
     keys,
     models,
@@ -28,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("generate")(generate.generate)
+app.command("engines")(engines.engines)
 app.command("doctor")(doctor.doctor)
 app.command("validate")(validate.validate)
 app.command("convert")(convert.convert)

@@ -31,6 +31,7 @@ PARTS = [
     ("imageio_ffmpeg", "imageio-ffmpeg", "MP4 turntables", "video"),
     ("pillow_heif", "pillow-heif", "HEIC / AVIF photos", "heif"),
     ("pxr", "usd-core", "USDZ export", "usdz"),
+    ("httpx", "httpx", "remote engines (tripo, meshy)", "remote"),
     ("fastapi", "fastapi", "REST service", "service"),
     ("celery", "celery", "distributed workers", "distributed"),
     ("sqlalchemy", "sqlalchemy", "PostgreSQL catalog", "postgres"),

@@ -1,4 +1,5 @@
-"""``meshforge generate PHOTO``: one photo to a scaled, textured GLB (and more formats)."""
+"""``meshforge generate PHOTO`` (or ``--prompt TEXT``): one photo, or a text prompt through a
+remote engine, to a scaled, textured GLB (and more formats)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from meshforge.cli.errors import exit_on_error
+from meshforge.engines.base import engine_names
 from meshforge.engines.silhouette.options import SilhouetteOptions
+from meshforge.errors import RecipeError
 from meshforge.recipe import (
     FrameOptions,
     OutputSpec,
+    PromptInput,
     SegmentOptions,
     SizeSpec,
     build_recipe,
@@ -26,7 +31,12 @@ console = Console(stderr=True)
 
 
 def generate(
-    photo: Path = typer.Argument(..., help="The product photo (JPEG, PNG, WebP, TIFF, BMP, HEIC)."),
+    photo: Path | None = typer.Argument(
+        None,
+        metavar="PHOTO",
+        help="The product photo (JPEG, PNG, WebP, TIFF, BMP, HEIC); or give --prompt.",
+    ),
+    prompt: str | None = typer.Option(None, "--prompt", help=field_help(PromptInput, "prompt")),
     output: Path = typer.Option(
         Path("out"), "--output", "-o", help=field_help(OutputSpec, "directory")
     ),
@@ -43,7 +53,19 @@ def generate(
     segmenter: str = typer.Option(
         "auto", "--segmenter", help=field_help(SegmentOptions, "segmenter")
     ),
-    engine: str = typer.Option("silhouette", "--engine", help="The engine that builds the mesh."),
+    engine: str = typer.Option(
+        "silhouette",
+        "--engine",
+        help=f"The engine that builds the mesh: {', '.join(engine_names())} "
+        "(see `meshforge engines`).",
+    ),
+    engine_option: list[str] = typer.Option(
+        [],
+        "--engine-option",
+        "-E",
+        help="An engine option as KEY=VALUE (repeatable), e.g. -E face_limit=20000; "
+        "`meshforge engines` lists each engine's options.",
+    ),
     max_faces: int | None = typer.Option(
         None, "--max-faces", help=field_help(SilhouetteOptions, "max_faces")
     ),
@@ -66,7 +88,8 @@ def generate(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or summary."),
 ) -> None:
-    """Reconstruct a textured, watertight, real-size 3D asset from one product photo."""
+    """Build a textured, real-size 3D asset from one product photo (the built-in engine
+    reconstructs it) or from a text prompt (a remote engine generates it: --engine tripo)."""
     engine_options: dict[str, Any] = {}
     if max_faces is not None:
         engine_options["max_faces"] = max_faces
@@ -78,11 +101,12 @@ def generate(
         from meshforge.pipeline import apply_profile_to_result, run
         from meshforge.validate.profiles import load_profile
 
+        engine_options.update(parse_engine_options(engine_option))
         chosen = load_profile(profile) if profile is not None else None
 
         recipe = build_recipe(
             {
-                "input": {"path": photo},
+                "input": {"path": photo, "prompt": prompt},
                 "segment": {"segmenter": segmenter},
                 "frame": {"foreground_ratio": foreground_ratio},
                 "engine": {"name": engine, "options": engine_options},
@@ -123,13 +147,30 @@ def generate(
         raise typer.Exit(code=1)
 
 
+def parse_engine_options(pairs: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings as a dict; the engine's options model converts the values."""
+    options: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise RecipeError(
+                f"engine option {pair!r} is not KEY=VALUE",
+                stage="engine",
+                hint="Write it as -E key=value, e.g. -E face_limit=20000.",
+            )
+        options[key.strip()] = value
+    return options
+
+
 def _summary(report: dict[str, Any], report_path: Path) -> None:
     out = Console()
     mesh, size = report["mesh"], report["size"]
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("input", report["inputs"][0]["path"])
+    source = report["inputs"][0]
+    shown = source["path"] if "path" in source else f"prompt {source['text']!r}"
+    table.add_row("input", escape(shown))
     table.add_row("engine", f"{report['engine']['name']} {report['engine']['version']}")
     dims = f"{size['width_m']:.3f} x {size['height_m']:.3f} x {size['depth_m']:.3f} m (w x h x d)"
     table.add_row("size", dims + ("" if size["source"] == "user" else "  [yellow](default)[/]"))

@@ -7,9 +7,10 @@ An engine has a name, a version, declared capabilities and an options model, and
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -35,7 +36,8 @@ class Capabilities:
 
 @dataclass
 class GenerationRequest:
-    """The engine's input: a framed subject and what is known of the camera that shot it.
+    """The engine's input: a framed subject and what is known of the camera that shot it, or
+    a text ``prompt`` (then ``image`` is None).
 
     ``photo_size`` is the original photo's (width, height); the framed image's ``scale`` and
     ``offset`` map photo pixels to framed pixels, so engines can report the camera in the photo.
@@ -104,12 +106,39 @@ def create_engine(name: str, options: dict[str, Any] | None = None) -> Engine:
     return cls(parsed)  # type: ignore[call-arg]
 
 
+def check_input(engine: Engine, kind: Literal["photo", "prompt"]) -> None:
+    """Refuse an input the engine does not declare it takes (before any work is done), naming
+    the engines that do take it."""
+    capability = "text" if kind == "prompt" else "image"
+    if getattr(engine.capabilities, capability):
+        return
+    able = [n for n in engine_names() if getattr(get_engine_class(n).capabilities, capability)]
+    what = "a text prompt" if kind == "prompt" else "a photo"
+    raise RecipeError(
+        f"engine {engine.name!r} does not take {what}",
+        stage="engine",
+        hint=f"Choose an engine that does: {', '.join(able) or 'none is installed'} "
+        "(see `meshforge engines`).",
+    )
+
+
+# Built-in engines: name -> (module, class). Loaded on first use, so that neither
+# ``import meshforge`` nor listing the names imports an engine's dependencies.
+_BUILTINS: dict[str, tuple[str, str]] = {
+    "silhouette": ("meshforge.engines.silhouette.engine", "SilhouetteEngine"),
+    "tripo": ("meshforge.engines.remote.tripo", "TripoEngine"),
+    "meshy": ("meshforge.engines.remote.meshy", "MeshyEngine"),
+}
+
+
+def _loader(module: str, attribute: str) -> Callable[[], type[Engine]]:
+    def load() -> type[Engine]:
+        return cast("type[Engine]", getattr(importlib.import_module(module), attribute))
+
+    return load
+
+
 def _register_builtins() -> None:
-    if "silhouette" not in _ENGINES:
-
-        def silhouette() -> type[Engine]:
-            from meshforge.engines.silhouette.engine import SilhouetteEngine
-
-            return cast("type[Engine]", SilhouetteEngine)
-
-        register_engine("silhouette", silhouette)
+    for name, (module, attribute) in _BUILTINS.items():
+        if name not in _ENGINES:
+            register_engine(name, _loader(module, attribute))

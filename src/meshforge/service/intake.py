@@ -128,18 +128,19 @@ def fetch_url_image(state: ServiceState, url: str) -> ImageBytes:
 
 def validate_options(state: ServiceState, options: JobOptions, has_prompt: bool) -> None:
     """Fail now (422) on an unknown engine, engine option or profile, not in the worker."""
-    from meshforge.engines.base import create_engine
+    from meshforge.engines.base import create_engine, engine_names, get_engine_class
     from meshforge.recipe import build_recipe
     from meshforge.validate.profiles import builtin_profiles, load_profile
 
     try:
         engine = create_engine(options.engine, options.engine_options)
         if has_prompt and not engine.capabilities.text:
+            takes_text = [n for n in engine_names() if get_engine_class(n).capabilities.text]
             raise Problem(
                 422,
                 "prompt-not-supported",
                 f"engine {options.engine!r} builds from photos, not text; send an image or "
-                "choose an engine that takes prompts",
+                f"choose an engine that takes prompts ({', '.join(takes_text)})",
             )
         if options.profile is not None:
             # Only the built-in profiles: a name must never become a path on the server.

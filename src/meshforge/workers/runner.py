@@ -49,6 +49,10 @@ CONTENT_TYPES = {
 }
 
 
+# The engines' names for a face budget: the silhouette engine's, then Tripo's.
+FACE_BUDGET_OPTIONS = ("max_faces", "face_limit")
+
+
 class JobCanceledError(Exception):
     """Raised from the progress callback once a cancel was asked for."""
 
@@ -58,12 +62,24 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def build_recipe_data(options: JobOptions, photo: Path, out_dir: Path, name: str) -> dict[str, Any]:
+def face_budget_option(engine: str) -> str | None:
+    """The engine's option for a face budget (``target_faces`` sets it), if it has one."""
+    from meshforge.engines.base import get_engine_class
+
+    fields = get_engine_class(engine).options_model.model_fields
+    return next((name for name in FACE_BUDGET_OPTIONS if name in fields), None)
+
+
+def build_recipe_data(
+    options: JobOptions, source: dict[str, Any], out_dir: Path, name: str
+) -> dict[str, Any]:
+    """The recipe of a job whose input is ``source`` (``{"path": ...}`` or ``{"prompt": ...}``)."""
     engine_options = dict(options.engine_options)
-    if options.target_faces is not None and options.profile is None:
-        engine_options.setdefault("max_faces", options.target_faces)
+    budget = face_budget_option(options.engine)
+    if options.target_faces is not None and options.profile is None and budget is not None:
+        engine_options.setdefault(budget, options.target_faces)
     return {
-        "input": {"path": photo},
+        "input": source,
         "segment": {"segmenter": options.segmenter},
         "frame": {"foreground_ratio": options.foreground_ratio},
         "engine": {"name": options.engine, "options": engine_options},
@@ -100,13 +116,17 @@ def _profile_with_budgets(options: JobOptions) -> Any:
 
 
 def run_pipeline(
-    options: JobOptions, photo: Path, out_dir: Path, name: str, on_progress: Callable[..., None]
+    options: JobOptions,
+    source: dict[str, Any],
+    out_dir: Path,
+    name: str,
+    on_progress: Callable[..., None],
 ) -> dict[str, Any]:
     """Generate, apply the profile or the texture budget, save; the report document."""
     from meshforge.pipeline import apply_profile_to_result, resave, run
     from meshforge.recipe import build_recipe
 
-    recipe = build_recipe(build_recipe_data(options, photo, out_dir, name))
+    recipe = build_recipe(build_recipe_data(options, source, out_dir, name))
     result = run(recipe, on_progress=on_progress)
     if options.profile is not None:
         apply_profile_to_result(result, _profile_with_budgets(options))
@@ -173,12 +193,10 @@ class JobRun:
             with tempfile.TemporaryDirectory(prefix="meshforge-job-") as tmp:
                 work = Path(tmp)
                 self._work = str(work)
-                photo = work / "in" / Path(inputs[0]["filename"]).name
-                photo.parent.mkdir()
-                photo.write_bytes(self.store.read_bytes(inputs[0]["storage_key"]))
+                source = self._recipe_input(inputs[0], work / "in")
                 asset_id = new_id("ast")
                 name = options.name or asset_id
-                report = run_pipeline(options, photo, work / "out", name, self.on_progress)
+                report = run_pipeline(options, source, work / "out", name, self.on_progress)
                 if self.cancel.is_set():
                     raise JobCanceledError()
                 files = self._store_outputs(work / "out", asset_id)
@@ -216,6 +234,16 @@ class JobRun:
                     "hint": "",
                 },
             )
+
+    def _recipe_input(self, stored: dict[str, Any], folder: Path) -> dict[str, Any]:
+        """The recipe's input for a stored job input: a prompt as it is, an upload fetched
+        from the blob store into ``folder``."""
+        if stored.get("kind") == "prompt":
+            return {"prompt": stored["text"]}
+        photo = folder / Path(stored["filename"]).name
+        folder.mkdir(exist_ok=True)
+        photo.write_bytes(self.store.read_bytes(stored["storage_key"]))
+        return {"path": photo}
 
     def _scrub(self, text: str) -> str:
         """A message that names files by their names, not by this worker's temporary folder
@@ -299,10 +327,7 @@ class JobRun:
                         job_id=job.id,
                         lineage={
                             "job_id": job.id,
-                            "inputs": [
-                                {"upload_id": i.get("upload_id"), "sha256": i.get("sha256")}
-                                for i in job.inputs
-                            ],
+                            "inputs": [lineage_input(i) for i in job.inputs],
                             "options": job.options,
                             "engine": report.get("engine"),
                             "stages": [
@@ -351,6 +376,13 @@ class JobRun:
             assert job is not None
             queue_webhook(session, job, f"job.{state}")
         return state
+
+
+def lineage_input(stored: dict[str, Any]) -> dict[str, Any]:
+    """A job input as its lineage records it: an upload by id and digest, a prompt by text."""
+    if stored.get("kind") == "prompt":
+        return {"prompt": stored.get("text")}
+    return {"upload_id": stored.get("upload_id"), "sha256": stored.get("sha256")}
 
 
 def job_event_payload(job: Job, event: str) -> dict[str, Any]:
