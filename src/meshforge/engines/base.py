@@ -59,6 +59,8 @@ class Engine(Protocol):
     version: ClassVar[str]
     capabilities: ClassVar[Capabilities]
     options_model: ClassVar[type[BaseModel]]
+    #: The option that caps the model's faces (a job's ``target_faces`` sets it), or None.
+    face_budget_option: ClassVar[str | None]
     options: BaseModel
 
     def generate(

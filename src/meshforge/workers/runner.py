@@ -49,10 +49,6 @@ CONTENT_TYPES = {
 }
 
 
-# The engines' names for a face budget: the silhouette engine's, then Tripo's.
-FACE_BUDGET_OPTIONS = ("max_faces", "face_limit")
-
-
 class JobCanceledError(Exception):
     """Raised from the progress callback once a cancel was asked for."""
 
@@ -62,20 +58,15 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
-def face_budget_option(engine: str) -> str | None:
-    """The engine's option for a face budget (``target_faces`` sets it), if it has one."""
-    from meshforge.engines.base import get_engine_class
-
-    fields = get_engine_class(engine).options_model.model_fields
-    return next((name for name in FACE_BUDGET_OPTIONS if name in fields), None)
-
-
 def build_recipe_data(
     options: JobOptions, source: dict[str, Any], out_dir: Path, name: str
 ) -> dict[str, Any]:
     """The recipe of a job whose input is ``source`` (``{"path": ...}`` or ``{"prompt": ...}``)."""
     engine_options = dict(options.engine_options)
-    budget = face_budget_option(options.engine)
+    from meshforge.engines.base import get_engine_class
+
+    # An engine registered from outside may not declare one: it then gets no budget option.
+    budget = getattr(get_engine_class(options.engine), "face_budget_option", None)
     if options.target_faces is not None and options.profile is None and budget is not None:
         engine_options.setdefault(budget, options.target_faces)
     return {

@@ -58,6 +58,7 @@ class RemoteEngine(abc.ABC):
     capabilities: ClassVar[Capabilities]
     options_model: ClassVar[type[Options]]
     settings_model: ClassVar[type[ProviderSettings]]
+    face_budget_option: ClassVar[str | None] = None  # a provider with one names it
 
     def __init__(self, options: Options | None = None) -> None:
         self.options = options if options is not None else self.options_model()

@@ -74,6 +74,7 @@ class TripoEngine(RemoteEngine):
     )
     options_model: ClassVar[type[TripoOptions]] = TripoOptions
     settings_model: ClassVar[type[ProviderSettings]] = TripoSettings
+    face_budget_option: ClassVar[str | None] = "face_limit"
     options: TripoOptions
 
     def run_task(

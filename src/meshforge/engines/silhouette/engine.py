@@ -70,6 +70,7 @@ class SilhouetteEngine:
     version: ClassVar[str] = "4"  # 2: shape hypotheses (revolve); 3: box; 4: slab, composite
     capabilities: ClassVar[Capabilities] = Capabilities(image=True, textured=True)
     options_model: ClassVar[type[SilhouetteOptions]] = SilhouetteOptions
+    face_budget_option: ClassVar[str | None] = "max_faces"
 
     def __init__(self, options: SilhouetteOptions | None = None) -> None:
         self.options = options or SilhouetteOptions()
