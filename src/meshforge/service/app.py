@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 
 from meshforge import __version__
@@ -86,6 +87,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = build_state(settings)
+        state.catalog_limiter = anyio.CapacityLimiter(settings.catalog_threads)
         app.state.meshforge = state
         _start_background(state)
         log.info("meshforge service started", extra={"path": settings.catalog_url})

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from fastapi import Request
 
 from meshforge.catalog.keys import find_key
 from meshforge.service.problems import Problem
 from meshforge.service.state import ServiceState
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,11 +81,23 @@ def authenticate(request: Request) -> Caller:
     return Caller(row.id, frozenset(row.scopes.split(",")), row.max_active_jobs)
 
 
-def require(scope: str) -> Callable[[Request], Caller]:
+async def in_catalog(state: ServiceState, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)`` on one of the few catalog threads (``MESHFORGE_CATALOG_THREADS``).
+
+    Blocking catalog calls must leave the event loop, but each hand-over to a thread costs CPU,
+    and with the default 40 threads a burst of requests spends more of it on threads taking
+    turns on the GIL than on the work: a request does its catalog work in one hop, on a small
+    pool. Slow I/O (image URLs, blob storage) keeps the default pool, so it cannot hold these."""
+    return await anyio.to_thread.run_sync(
+        functools.partial(work, *args), limiter=state.catalog_limiter
+    )
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency admitting callers whose key has ``scope`` (admin has every scope)."""
 
-    def dependency(request: Request) -> Caller:
-        caller = authenticate(request)
+    async def dependency(request: Request) -> Caller:
+        caller = await in_catalog(get_state(request), authenticate, request)
         if scope not in caller.scopes and "admin" not in caller.scopes:
             raise Problem(
                 403,

@@ -55,6 +55,14 @@ class ServiceSettings(Settings):
         default=60.0, gt=0, description="A running job whose worker is silent this long is re-run."
     )
     max_attempts: int = Field(default=3, ge=1, description="Runs of one job before it fails.")
+    catalog_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Threads that run the API's catalog work (key lookups, job reads and "
+        "writes). Few: under a burst, many threads taking turns on the GIL cost more CPU than "
+        "they overlap.",
+    )
     drain_timeout_s: float = Field(
         default=120.0, ge=0, description="On shutdown, wait this long for running jobs."
     )

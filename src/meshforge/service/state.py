@@ -25,6 +25,7 @@ class ServiceState:
     pool: Any = None
     dispatcher: Any = None
     publisher: Any = None  # workers.dispatch.JobPublisher, with a Celery broker
+    catalog_limiter: Any = None  # anyio.CapacityLimiter of the catalog threads (deps.in_catalog)
     metrics: Any = None
     limiters: dict[float, RateLimiter] = field(default_factory=dict)
 

@@ -17,7 +17,7 @@ from starlette.datastructures import UploadFile
 
 from meshforge.catalog.models import TERMINAL_STATES, Job, Upload, WebhookDelivery, now
 from meshforge.service import intake
-from meshforge.service.deps import Caller, get_state, require
+from meshforge.service.deps import Caller, get_state, in_catalog, require
 from meshforge.service.problems import Problem
 from meshforge.service.schemas import JobOptions, JobRequest
 from meshforge.service.state import ServiceState
@@ -129,50 +129,64 @@ async def _submit(
             "upload_id, prompt",
         )
     options = JobOptions.model_validate(body.model_dump(include=set(JobOptions.model_fields)))
-    await run_in_threadpool(intake.validate_options, state, options, body.prompt is not None)
     intake.check_webhook_url(state, body.webhook_url)
-
     checked: list[intake.ImageBytes] = [intake.check_image(d, n, state) for d, n in images]
     if body.image_base64:
         checked.append(intake.check_image(_decode_base64(body.image_base64), "image", state))
-    if body.image_url:
+    if body.image_url:  # options first: a bad one must not cost a fetch (checked again below)
+        await run_in_threadpool(intake.validate_options, state, options, body.prompt is not None)
         checked.append(await run_in_threadpool(intake.fetch_url_image, state, body.image_url))
+    # The request's catalog work in one hop (see deps.in_catalog).
+    job, created = await in_catalog(
+        state, _register, state, caller, body, options, checked, idempotency_key
+    )
+    if created:  # a replay's job was published when it was created
+        publish_new_job(state, job.id)  # returns at once: a thread sends it
+    return job, created
+
+
+def _register(
+    state: ServiceState,
+    caller: Caller,
+    body: JobRequest,
+    options: JobOptions,
+    checked: list[intake.ImageBytes],
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    """Validate the options, find the upload, then replay the earlier job of this
+    Idempotency-Key or store the images and create the job (the images are removed again
+    when no job comes of them): (job, created)."""
+    intake.validate_options(state, options, body.prompt is not None)
     uploads: list[Upload] = []
     if body.upload_id:
-        uploads.append(await run_in_threadpool(intake.find_upload, state, caller, body.upload_id))
+        uploads.append(intake.find_upload(state, caller, body.upload_id))
     digests = [c.sha256 for c in checked] + [u.sha256 for u in uploads]
     if body.prompt:
         digests.append("prompt:" + body.prompt)
     digest = intake.request_hash(options, digests, body.webhook_url, body.metadata)
-    earlier = await run_in_threadpool(
-        intake.existing_for_key, state, caller, idempotency_key, digest
-    )
+    earlier = intake.existing_for_key(state, caller, idempotency_key, digest)
     if earlier is not None:
         return earlier, False
-    await run_in_threadpool(intake.check_quota, state, caller)
+    if checked:  # refuse before storing anything; create_job enforces the limit exactly
+        intake.check_quota(state, caller)
     stored: list[Upload] = []  # what this request writes, removed again if no job comes of it
     created = False
     try:
-        for image in checked:
-            stored.append(await run_in_threadpool(intake.store_upload, state, image, caller))
-        job, created = await run_in_threadpool(
-            lambda: intake.create_job(
-                state,
-                caller,
-                options,
-                uploads + stored,
-                prompt=body.prompt,
-                webhook_url=body.webhook_url,
-                metadata=body.metadata,
-                idempotency_key=idempotency_key,
-                digest=digest,
-            )
+        stored.extend(intake.store_upload(state, image, caller) for image in checked)
+        job, created = intake.create_job(
+            state,
+            caller,
+            options,
+            uploads + stored,
+            prompt=body.prompt,
+            webhook_url=body.webhook_url,
+            metadata=body.metadata,
+            idempotency_key=idempotency_key,
+            digest=digest,
         )
     finally:
         if not created:
-            await run_in_threadpool(intake.discard_uploads, state, stored)
-    if created:  # a replay's job was published when it was created
-        publish_new_job(state, job.id)  # returns at once: a thread sends it
+            intake.discard_uploads(state, stored)
     return job, created
 
 
@@ -210,7 +224,7 @@ async def submit_job(
     headers = {"Location": f"/v1/jobs/{job.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    view = await run_in_threadpool(job_view, state, base_url(request), job)
+    view = await in_catalog(state, job_view, state, base_url(request), job)
     # A replay answers like the first request would now: 202 while the job is under way.
     return JSONResponse(view, status_code=status, headers=headers)
 
@@ -220,8 +234,8 @@ async def get_job(
     job_id: str, request: Request, caller: Caller = Depends(require("read"))
 ) -> dict[str, Any]:
     state = get_state(request)
-    job = await run_in_threadpool(load_job, state, caller, job_id)
-    return await run_in_threadpool(job_view, state, base_url(request), job)
+    base = base_url(request)
+    return await in_catalog(state, lambda: job_view(state, base, load_job(state, caller, job_id)))
 
 
 def _encode_cursor(job: Job) -> str:
