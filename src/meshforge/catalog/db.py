@@ -7,24 +7,29 @@ PostgreSQL needs nothing special. The schema is only ever changed by Alembic mig
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 32
 MIGRATE_LOCK = 0x6D65_7368_6D69_6772  # PostgreSQL advisory lock key of migrations
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes of a lock held elsewhere
+_INLINE: ContextVar[bool] = ContextVar("meshforge_catalog_inline", default=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 30000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -34,10 +39,11 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if url.startswith("sqlite"):
-        path = make_url(url).database or ""
         pool: dict[str, Any] = {}
-        if path and path != ":memory:" and "mode=memory" not in url:
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if _sqlite_file(url):
+            Path(make_url(url).database or "").expanduser().parent.mkdir(
+                parents=True, exist_ok=True
+            )
             # The API answers from a thread pool (40 threads) and the event loop at once: keep
             # that many connections open rather than opening one (and running the pragmas on
             # it) for each session past the default five, then closing it again.
@@ -48,6 +54,35 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _sqlite_file(url: str) -> bool:
+    path = make_url(url).database if url.startswith("sqlite") else None
+    return bool(path) and path != ":memory:" and "mode=memory" not in url
+
+
+def make_inline_engine(url: str) -> Engine | None:
+    """For an SQLite file: connections that never wait for SQLite's write lock, for work done
+    on the caller's thread (``Catalog.inline``); None for any other catalog.
+
+    A local SQLite statement takes tens of microseconds, less than handing it to a thread, but
+    a write must not wait there for another connection's lock: with a busy timeout of 0 it
+    fails at once instead (``is_busy``), and the caller does it on a thread after all."""
+    if not _sqlite_file(url):
+        return None
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 0}, pool_size=2, max_overflow=8
+    )
+    event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=0))
+    return engine
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` is SQLite refusing because another connection holds a lock."""
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
 
 
 def upgrade_database(url: str) -> None:
@@ -76,10 +111,10 @@ def upgrade_database(url: str) -> None:
 def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     """An exclusive lock beside an SQLite catalog file while it is migrated (the driver runs
     DDL outside the transaction, so the database's own lock does not serialise migrations)."""
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:" or "mode=memory" in str(engine.url):
+    if not _sqlite_file(str(engine.url)):
         yield
         return
+    path = str(engine.url.database)
     import fcntl
 
     with open(f"{path}.migrate-lock", "a") as handle:
@@ -91,17 +126,48 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
 
 
 class Catalog:
-    """An engine and a session factory for one catalog URL."""
+    """An engine and a session factory for one catalog URL (and, for an SQLite file, a second
+    pair that never waits for a lock: see ``inline``)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._engine = make_engine(url)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._inline_engine = make_inline_engine(url)
+        self._inline_sessions = (
+            sessionmaker(self._inline_engine, expire_on_commit=False)
+            if self._inline_engine is not None
+            else None
+        )
+
+    @property
+    def engine(self) -> Engine:
+        if self._inline_engine is not None and _INLINE.get():
+            return self._inline_engine
+        return self._engine
+
+    @property
+    def can_run_inline(self) -> bool:
+        """Whether short work may run on the caller's thread (an SQLite file: no network)."""
+        return self._inline_engine is not None
+
+    @contextmanager
+    def inline(self) -> Iterator[None]:
+        """Within the block, this context's sessions and connections never wait for a lock: a
+        write that would wait raises an error that ``is_busy`` recognises."""
+        token = _INLINE.set(True)
+        try:
+            yield
+        finally:
+            _INLINE.reset(token)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose work is committed at the end of the block, rolled back on error."""
-        with self._sessions() as session, session.begin():
+        sessions = self._sessions
+        if self._inline_sessions is not None and _INLINE.get():
+            sessions = self._inline_sessions
+        with sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:
@@ -109,4 +175,6 @@ class Catalog:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self._engine.dispose()
+        if self._inline_engine is not None:
+            self._inline_engine.dispose()

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from meshforge.catalog.db import Catalog
 from meshforge.catalog.models import ApiKey, new_id, now
+from meshforge.catalog.rows import get_by
 
 SCOPES = ("read", "write", "admin")
 KEY_PREFIX = "mf_"
@@ -58,22 +59,15 @@ def create_key(
     return CreatedKey(row.id, name, tuple(row.scopes.split(",")), secret, row.webhook_secret)
 
 
-_FIND_KEY = select(ApiKey.__table__).where(
-    ApiKey.__table__.c.secret_hash == bindparam("secret_hash")
-)
-
-
 def find_key(catalog: Catalog, secret: str) -> ApiKey | None:
     """The live key with this secret, or None (unknown or revoked).
 
-    Every authenticated request asks, so this is one Core query on a pooled connection, not an
-    ORM session (a third of the cost); never cached, so a revocation holds from the next
-    request on, in every process."""
-    with catalog.engine.connect() as connection:
-        row = connection.execute(_FIND_KEY, {"secret_hash": hash_secret(secret)}).first()
+    Every authenticated request asks, so this is one Core query (``catalog.rows``), not an ORM
+    session; never cached, so a revocation holds from the next request on, in every process."""
+    row = get_by(catalog, ApiKey, "secret_hash", hash_secret(secret))
     if row is None or row.revoked_at is not None:
         return None
-    return ApiKey(**row._asdict())
+    return row
 
 
 def list_keys(catalog: Catalog) -> list[ApiKey]:

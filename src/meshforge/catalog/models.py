@@ -58,6 +58,7 @@ class Job(Base):
         UniqueConstraint("key_id", "idempotency_key", name="uq_jobs_idempotency"),
         Index("ix_jobs_state_created", "state", "created_at"),
         Index("ix_jobs_key_created", "key_id", "created_at"),
+        Index("ix_jobs_key_state", "key_id", "state"),  # the active-job quota's count
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     key_id: Mapped[str | None] = mapped_column(String(40), nullable=True)

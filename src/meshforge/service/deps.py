@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from fastapi import Request
 
+from meshforge.catalog.db import is_busy
 from meshforge.catalog.keys import find_key
 from meshforge.service.problems import Problem
 from meshforge.service.state import ServiceState
@@ -81,13 +82,32 @@ def authenticate(request: Request) -> Caller:
     return Caller(row.id, frozenset(row.scopes.split(",")), row.max_active_jobs)
 
 
-async def in_catalog(state: ServiceState, work: Callable[..., T], *args: Any) -> T:
-    """``work(*args)`` on one of the few catalog threads (``MESHFORGE_CATALOG_THREADS``).
+async def in_catalog(
+    state: ServiceState, work: Callable[..., T], *args: Any, inline: bool = True
+) -> T:
+    """``work(*args)``: short catalog work, without blocking the event loop for long.
 
-    Blocking catalog calls must leave the event loop, but each hand-over to a thread costs CPU,
-    and with the default 40 threads a burst of requests spends more of it on threads taking
-    turns on the GIL than on the work: a request does its catalog work in one hop, on a small
-    pool. Slow I/O (image URLs, blob storage) keeps the default pool, so it cannot hold these."""
+    On an SQLite file (``inline``, the default) it runs right here, on the event loop, on
+    connections that never wait for a lock: a statement on a local file takes less time than
+    handing it to a thread, and under a burst those hand-overs were most of a request's CPU.
+    Should another connection (a worker process) hold SQLite's write lock, that raises at
+    once, nothing of the work is kept, and the work runs again on a catalog thread, where it
+    waits for the lock. So ``work`` must keep nothing outside the catalog before its last
+    write: pass ``inline=False`` for work that stores blobs or does other I/O.
+
+    Elsewhere (PostgreSQL) it runs on one of the few catalog threads
+    (``MESHFORGE_CATALOG_THREADS``): with the default 40 threads a burst of requests spent more
+    CPU on threads taking turns on the GIL than on the work."""
+    catalog = state.catalog
+    if inline and catalog.can_run_inline:
+        try:
+            with catalog.inline():
+                return work(*args)
+        except Exception as error:
+            if not is_busy(error):
+                raise
+            if state.metrics is not None:
+                state.metrics.catalog_busy.inc()
     return await anyio.to_thread.run_sync(
         functools.partial(work, *args), limiter=state.catalog_limiter
     )

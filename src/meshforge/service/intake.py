@@ -7,17 +7,29 @@ inputs and webhook URL have all been checked, so a bad request leaves nothing be
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import (
+    Connection,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from meshforge.catalog.models import Job, Upload, new_id, now
+from meshforge.catalog.rows import column_values, first_by, from_row
 from meshforge.errors import MeshforgeError
 from meshforge.service.deps import Caller
 from meshforge.service.fetch import FetchRefused, check_url, fetch_image, sniff_image
@@ -107,9 +119,9 @@ def discard_uploads(state: ServiceState, uploads: list[Upload]) -> None:
 
 def find_upload(state: ServiceState, caller: Caller, ref: str) -> Upload:
     """An upload by id or by storage path (``uploads/<id>/<name>``), visible to the caller."""
-    with state.catalog.session() as session:
-        row = session.get(Upload, ref) or session.scalar(
-            select(Upload).where(Upload.storage_key == ref.lstrip("/"))
+    with state.catalog.engine.connect() as connection:
+        row = first_by(connection, Upload, "id", ref) or first_by(
+            connection, Upload, "storage_key", ref.lstrip("/")
         )
     if row is None or (caller.key_id is not None and row.key_id not in (caller.key_id, None)):
         raise Problem(
@@ -128,6 +140,15 @@ def fetch_url_image(state: ServiceState, url: str) -> ImageBytes:
 
 def validate_options(state: ServiceState, options: JobOptions, has_prompt: bool) -> None:
     """Fail now (422) on an unknown engine, engine option or profile, not in the worker."""
+    _validate_options(options.model_dump_json(), has_prompt)
+
+
+@functools.lru_cache(maxsize=256)
+def _validate_options(options_json: str, has_prompt: bool) -> None:
+    """Checked once per distinct set of options (a pipeline submits the same few over and over;
+    building the engine and the recipe cost a fifth of a submission). Only passes are cached:
+    a refusal raises each time."""
+    options = JobOptions.model_validate_json(options_json)
     from meshforge.engines.base import create_engine, engine_names, get_engine_class
     from meshforge.recipe import build_recipe
     from meshforge.validate.profiles import builtin_profiles, load_profile
@@ -189,10 +210,14 @@ def existing_for_key(
     """The job an earlier request with this Idempotency-Key made (409 if its body differed)."""
     if idempotency_key is None:
         return None
-    with state.catalog.session() as session:
-        job = session.scalar(
-            select(Job).where(Job.key_id == caller.key_id, Job.idempotency_key == idempotency_key)
-        )
+    jobs = Job.__table__
+    with state.catalog.engine.connect() as connection:
+        row = connection.execute(
+            select(jobs).where(
+                jobs.c.key_id == caller.key_id, jobs.c.idempotency_key == idempotency_key
+            )
+        ).first()
+    job = None if row is None else from_row(Job, row)
     if job is not None and job.request_hash != digest:
         raise Problem(
             409,
@@ -208,15 +233,25 @@ def active_job_limit(state: ServiceState, caller: Caller) -> int:
     return caller.max_active_jobs or state.settings.max_active_jobs
 
 
-def count_active_jobs(session: Session, key_id: str | None) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(Job)
-            .where(Job.key_id == key_id, Job.state.in_(("queued", "running")))
-        )
-        or 0
+def _active_jobs_statement(key_is_null: bool) -> Select[Any]:
+    jobs = Job.__table__
+    key = jobs.c.key_id.is_(None) if key_is_null else jobs.c.key_id == bindparam("key_id")
+    # Built once: every submission counts, and building the statement cost more than running it.
+    return (
+        select(func.count())
+        .select_from(jobs)
+        .where(key, or_(jobs.c.state == "queued", jobs.c.state == "running"))
     )
+
+
+_ACTIVE_JOBS = {True: _active_jobs_statement(True), False: _active_jobs_statement(False)}
+
+
+def count_active_jobs(connection: Connection, key_id: str | None) -> int:
+    """The key's queued and running jobs (index ``ix_jobs_key_state``)."""
+    if key_id is None:
+        return int(connection.scalar(_ACTIVE_JOBS[True]) or 0)
+    return int(connection.scalar(_ACTIVE_JOBS[False], {"key_id": key_id}) or 0)
 
 
 def quota_refused(active: int, limit: int) -> Problem:
@@ -232,13 +267,13 @@ def quota_refused(active: int, limit: int) -> Problem:
 def check_quota(state: ServiceState, caller: Caller) -> None:
     """An early refusal before anything is stored; ``create_job`` enforces the limit exactly."""
     limit = active_job_limit(state, caller)
-    with state.catalog.session() as session:
-        active = count_active_jobs(session, caller.key_id)
+    with state.catalog.engine.connect() as connection:
+        active = count_active_jobs(connection, caller.key_id)
     if active >= limit:
         raise quota_refused(active, limit)
 
 
-def lock_key_jobs(session: Session, key_id: str | None) -> None:
+def lock_key_jobs(connection: Connection, key_id: str | None) -> None:
     """Serialise job creation per key until the transaction ends, so that counting a key's
     active jobs and inserting one cannot interleave with another request of the same key.
 
@@ -246,9 +281,9 @@ def lock_key_jobs(session: Session, key_id: str | None) -> None:
     the job's INSERT takes the database's single write lock, held to the commit, and the count
     follows it in the same transaction.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         digest = hashlib.sha256(f"meshforge-jobs:{key_id}".encode()).digest()
-        session.execute(
+        connection.execute(
             text("SELECT pg_advisory_xact_lock(:lock)"),
             {"lock": int.from_bytes(digest[:8], "big", signed=True)},
         )
@@ -296,15 +331,16 @@ def create_job(
         request_hash=digest,
         warnings=[],
         timings={},
+        cancel_requested=False,
+        attempts=0,
         created_at=now(),
     )
     limit = active_job_limit(state, caller)
     try:
-        with state.catalog.session() as session:
-            lock_key_jobs(session, caller.key_id)
-            session.add(job)
-            session.flush()
-            active = count_active_jobs(session, caller.key_id)  # this job included
+        with state.catalog.engine.begin() as connection:  # one Core transaction: the hot path
+            lock_key_jobs(connection, caller.key_id)
+            connection.execute(insert(cast(Table, Job.__table__)), column_values(job))
+            active = count_active_jobs(connection, caller.key_id)  # this job included
             if active > limit:
                 raise quota_refused(active - 1, limit)  # rolls the insert back
     except IntegrityError:

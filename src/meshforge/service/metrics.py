@@ -121,6 +121,12 @@ class ServiceMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=self.registry,
         )
+        self.catalog_busy = Counter(
+            "meshforge_catalog_busy",
+            "Catalog work that found SQLite's write lock taken on the event loop and ran again "
+            "on a catalog thread.",
+            registry=self.registry,
+        )
 
 
 def render_metrics(state: Any) -> tuple[bytes, str]:

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from meshforge.catalog.models import TERMINAL_STATES, Job, Upload, WebhookDelivery, now
+from meshforge.catalog.rows import get_by
 from meshforge.service import intake
 from meshforge.service.deps import Caller, get_state, in_catalog, require
 from meshforge.service.problems import Problem
@@ -35,8 +36,7 @@ def base_url(request: Request) -> str:
 
 
 def load_job(state: ServiceState, caller: Caller, job_id: str) -> Job:
-    with state.catalog.session() as session:
-        job = session.get(Job, job_id)
+    job = read_job(state, job_id)
     if job is None or not caller.can_see(job.key_id):
         raise Problem(404, "job-not-found", f"no job {job_id!r} for this API key")
     return job
@@ -136,9 +136,18 @@ async def _submit(
     if body.image_url:  # options first: a bad one must not cost a fetch (checked again below)
         await run_in_threadpool(intake.validate_options, state, options, body.prompt is not None)
         checked.append(await run_in_threadpool(intake.fetch_url_image, state, body.image_url))
-    # The request's catalog work in one hop (see deps.in_catalog).
+    # The request's catalog work in one go; images to store make it slow I/O, done on a
+    # thread (see deps.in_catalog).
     job, created = await in_catalog(
-        state, _register, state, caller, body, options, checked, idempotency_key
+        state,
+        _register,
+        state,
+        caller,
+        body,
+        options,
+        checked,
+        idempotency_key,
+        inline=not checked,
     )
     if created:  # a replay's job was published when it was created
         publish_new_job(state, job.id)  # returns at once: a thread sends it
@@ -191,8 +200,7 @@ def _register(
 
 
 def read_job(state: ServiceState, job_id: str) -> Job | None:
-    with state.catalog.session() as session:
-        return session.get(Job, job_id)
+    return get_by(state.catalog, Job, "id", job_id)
 
 
 async def wait_for_end(state: ServiceState, job_id: str, seconds: float) -> Job | None:

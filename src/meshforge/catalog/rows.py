@@ -1,0 +1,61 @@
+"""Single rows through Core statements on a pooled connection, as model instances.
+
+The API's hot path (a key, an upload, a job by id; a job's insert) reads and writes one row at
+a time, and an ORM session (unit of work, identity map, events, its own transaction) costs
+several times the statement itself. The instances these return are detached: plain values,
+nothing loads lazily and nothing is written back.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy.engine import Connection, Row
+
+from meshforge.catalog.db import Catalog
+from meshforge.catalog.models import Base
+
+M = TypeVar("M", bound=Base)
+
+
+@functools.cache
+def _fields(model: type[Base]) -> tuple[tuple[str, str], ...]:
+    """(attribute, column) name pairs: they differ where a column's name is reserved by the
+    ORM (``Job.metadata_`` is the column ``metadata``)."""
+    return tuple((a.key, a.columns[0].name) for a in inspect(model).column_attrs)
+
+
+def from_row(model: type[M], row: Row[Any]) -> M:
+    """A detached instance holding the row's values, made as the ORM makes loaded ones: the
+    values go straight into its ``__dict__`` (through ``__init__`` every attribute would fire
+    change events, which cost as much as the query)."""
+    instance = cast(M, inspect(model).class_manager.new_instance())
+    mapping = row._mapping
+    instance.__dict__.update((attribute, mapping[column]) for attribute, column in _fields(model))
+    return instance
+
+
+def column_values(instance: Base) -> dict[str, Any]:
+    """The instance's values by column name, for a Core INSERT; unset attributes are left out,
+    so that the columns' defaults apply."""
+    values = {column: getattr(instance, attribute) for attribute, column in _fields(type(instance))}
+    return {column: value for column, value in values.items() if value is not None}
+
+
+@functools.cache
+def _by_column(model: type[Base], column: str) -> Select[Any]:
+    table = model.__table__
+    return select(table).where(table.c[column] == bindparam("value"))
+
+
+def get_by(catalog: Catalog, model: type[M], column: str, value: Any) -> M | None:
+    """The one row of ``model`` whose ``column`` (unique) equals ``value``, or None."""
+    with catalog.engine.connect() as connection:
+        return first_by(connection, model, column, value)
+
+
+def first_by(connection: Connection, model: type[M], column: str, value: Any) -> M | None:
+    row = connection.execute(_by_column(model, column), {"value": value}).first()
+    return None if row is None else from_row(model, row)

@@ -1,0 +1,126 @@
+"""Single rows through Core statements (catalog.rows), the quota count's index, and the
+connections of ``Catalog.inline`` that never wait for SQLite's write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, inspect, select, text
+
+from meshforge.catalog.db import Catalog, is_busy
+from meshforge.catalog.models import Job, new_id, now
+from meshforge.catalog.rows import column_values, from_row, get_by
+from service_harness import migrated_catalog
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
+    with migrated_catalog(request.param, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_catalog(tmp_path: Path) -> Iterator[Catalog]:
+    with migrated_catalog("sqlite", tmp_path) as opened:
+        yield opened
+
+
+def _job(**fields: object) -> Job:
+    values: dict[str, object] = {
+        "id": new_id("job"),
+        "key_id": "key_a",
+        "state": "queued",
+        "options": {"engine": "silhouette", "target_faces": 5000},
+        "inputs": [{"kind": "upload", "upload_id": "upl_1"}],
+        "metadata_": {"sku": "A-1", "tags": ["x"]},
+        "warnings": [],
+        "timings": {},
+        "created_at": now(),
+    }
+    values.update(fields)
+    return Job(**values)
+
+
+def test_a_job_written_and_read_as_core_rows_keeps_every_value(catalog: Catalog) -> None:
+    job = _job()
+    with catalog.engine.begin() as connection:
+        connection.execute(insert(Job.__table__), column_values(job))
+    read = get_by(catalog, Job, "id", job.id)
+    assert read is not None
+    # metadata_ is the column "metadata": the attribute and column names differ
+    assert read.metadata_ == {"sku": "A-1", "tags": ["x"]}
+    assert read.options == {"engine": "silhouette", "target_faces": 5000}
+    assert read.inputs == [{"kind": "upload", "upload_id": "upl_1"}]
+    # unset attributes were left to the columns' defaults
+    assert (read.attempts, read.cancel_requested, read.progress) == (0, False, 0.0)
+    assert read.started_at is None and read.error is None
+    assert get_by(catalog, Job, "id", "job_missing") is None
+    # the ORM session sees the same row
+    with catalog.session() as session:
+        orm = session.get(Job, job.id)
+        assert orm is not None and orm.metadata_ == read.metadata_
+
+
+def test_from_row_makes_a_detached_instance_with_no_pending_changes(catalog: Catalog) -> None:
+    job = _job()
+    with catalog.session() as session:
+        session.add(job)
+    with catalog.engine.connect() as connection:
+        jobs = Job.__table__
+        row = connection.execute(select(jobs).where(jobs.c.id == job.id)).one()
+    read = from_row(Job, row)
+    assert read.id == job.id and read.metadata_ == job.metadata_
+    state = inspect(read)
+    assert state.detached or state.transient
+    assert not state.modified  # nothing to write back
+
+
+def test_the_active_job_count_reads_the_key_state_index(sqlite_catalog: Catalog) -> None:
+    with sqlite_catalog.engine.connect() as connection:
+        plan = connection.execute(
+            text(
+                "EXPLAIN QUERY PLAN SELECT count(*) FROM jobs WHERE key_id = 'k' "
+                "AND (state = 'queued' OR state = 'running')"
+            )
+        ).all()
+    assert any("ix_jobs_key_state" in str(step) for step in plan), plan
+
+
+def test_inline_connections_refuse_at_once_while_another_holds_the_write_lock(
+    sqlite_catalog: Catalog,
+) -> None:
+    assert sqlite_catalog.can_run_inline
+    database = sqlite_catalog.engine.url.database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as a worker's commit holds it
+    try:
+        with (
+            sqlite_catalog.inline(),
+            pytest.raises(Exception) as refused,  # noqa: PT011
+            sqlite_catalog.session() as session,
+        ):
+            session.add(_job())
+        assert is_busy(refused.value), refused.value
+        # reads are never refused (WAL)
+        with sqlite_catalog.inline():
+            assert get_by(sqlite_catalog, Job, "id", "job_x") is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with sqlite_catalog.inline(), sqlite_catalog.session() as session:
+        session.add(_job())
+    with sqlite_catalog.session() as session:
+        assert session.query(Job).count() == 1  # the refused insert left nothing
+
+
+def test_only_sqlite_files_run_inline(tmp_path: Path) -> None:
+    memory = Catalog("sqlite://")
+    try:
+        assert not memory.can_run_inline
+    finally:
+        memory.dispose()
+    assert not is_busy(ValueError("database is locked"))

@@ -1,0 +1,147 @@
+"""``deps.in_catalog``: short catalog work runs on the event loop for an SQLite file, and runs
+again on a thread, whole and once, when another connection holds SQLite's write lock; on
+PostgreSQL it always runs on a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from meshforge.catalog.models import Job, new_id, now
+from meshforge.service.app import build_state
+from meshforge.service.deps import in_catalog
+from meshforge.service.problems import Problem
+from meshforge.service.settings import ServiceSettings
+from meshforge.service.state import ServiceState
+from service_harness import new_database
+
+
+@contextmanager
+def _service_state(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServiceState]:
+    url, drop = new_database(backend, tmp_path)
+    monkeypatch.setenv("MESHFORGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MESHFORGE_DATABASE_URL", url)
+    built = build_state(ServiceSettings())
+    try:
+        yield built
+    finally:
+        built.catalog.dispose()
+        drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ServiceState]:
+    with _service_state(request.param, tmp_path, monkeypatch) as built:
+        yield built
+
+
+@pytest.fixture
+def sqlite_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ServiceState]:
+    with _service_state("sqlite", tmp_path, monkeypatch) as built:
+        yield built
+
+
+def _insert_job(state: ServiceState, calls: list[int]) -> str:
+    calls.append(threading.get_ident())
+    job = Job(
+        id=new_id("job"),
+        state="queued",
+        options={},
+        inputs=[],
+        metadata_={},
+        warnings=[],
+        timings={},
+        created_at=now(),
+    )
+    with state.catalog.session() as session:
+        session.add(job)
+    return job.id
+
+
+def _jobs(state: ServiceState) -> int:
+    with state.catalog.session() as session:
+        return session.query(Job).count()
+
+
+def test_short_work_runs_on_the_event_loop_only_for_an_sqlite_file(state: ServiceState) -> None:
+    calls: list[int] = []
+
+    async def submit() -> int:
+        await in_catalog(state, _insert_job, state, calls)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(submit())
+    on_loop = calls == [loop_thread]
+    assert on_loop == (state.catalog.engine.dialect.name == "sqlite")
+    assert len(calls) == 1 and _jobs(state) == 1
+
+
+def test_work_that_finds_the_write_lock_taken_waits_for_it_on_a_thread(
+    sqlite_state: ServiceState,
+) -> None:
+    state = sqlite_state
+    database = state.catalog.engine.url.database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # what a worker process holds while it commits
+    release = threading.Timer(0.5, lambda: holder.execute("ROLLBACK"))
+    calls: list[int] = []
+    gaps: list[float] = []
+
+    async def submit() -> tuple[str, int]:
+        stop = asyncio.Event()
+
+        async def tick() -> None:  # the loop must stay free while the lock is held
+            last = time.monotonic()
+            while not stop.is_set():
+                await asyncio.sleep(0.01)
+                gaps.append(time.monotonic() - last)
+                last = time.monotonic()
+
+        ticker = asyncio.create_task(tick())
+        try:
+            job_id = await in_catalog(state, _insert_job, state, calls)
+        finally:
+            stop.set()
+            await ticker
+        return job_id, threading.get_ident()
+
+    release.start()
+    try:
+        started = time.monotonic()
+        job_id, loop_thread = asyncio.run(submit())
+        waited = time.monotonic() - started
+    finally:
+        release.join()
+        holder.close()
+    assert waited >= 0.45  # it did wait for the lock...
+    assert max(gaps) < 0.25  # ...on a thread: the loop went on
+    assert calls[0] == loop_thread and len(calls) == 2 and calls[1] != loop_thread
+    assert _jobs(state) == 1  # the refused try kept nothing
+    with state.catalog.session() as session:
+        assert session.get(Job, job_id) is not None
+    assert state.metrics is not None
+    assert state.metrics.catalog_busy._value.get() == 1
+
+
+def test_other_errors_of_inline_work_are_raised_once(state: ServiceState) -> None:
+    calls: list[int] = []
+
+    def refuse() -> None:
+        calls.append(1)
+        raise Problem(422, "invalid-options", "no")
+
+    with pytest.raises(Problem):
+        asyncio.run(in_catalog(state, refuse))
+    assert calls == [1]
