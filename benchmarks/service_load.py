@@ -1,11 +1,12 @@
 """API latency of `meshforge serve` under a burst of concurrent requests, and no job lost.
 
     python benchmarks/service_load.py [--jobs 200] [--concurrency 200] [--max-wait 600]
-                                      [--workers N] [--port 0]
+                                      [--workers N] [--api-processes N] [--port 0]
 
 The embedded setup, as `meshforge serve` starts with no configuration: a SQLite catalog and a
 local storage folder under MESHFORGE_HOME (a temporary folder), MESHFORGE_WORKERS left at its
-default (1) unless ``--workers`` is given. The server runs as a subprocess on 127.0.0.1; this
+default (1) unless ``--workers`` is given, and MESHFORGE_API_PROCESSES at its default (1) unless
+``--api-processes`` is given. The server runs as a subprocess on 127.0.0.1; this
 script is the client, on asyncio. By default (``--client raw``) each request of a burst has its
 own connection, opened before the burst, and HTTP/1.1 is written and parsed by hand: that costs
 the client ~0.5 ms of CPU per 200 requests. ``--client httpx`` uses one httpx.AsyncClient with
@@ -16,8 +17,8 @@ then measure the client as much as the server.
 1. ``meshforge keys create`` (the same environment) makes the key: scopes read+write, its rate
    limit off (``--rate 0``: the default 600/min with a burst of 100 would answer 429 to most of
    a 200-request burst, by design) and ``--max-active-jobs`` at least ``--jobs``.
-2. One image is uploaded (POST /v1/uploads); one warm-up job and one GET are sent (the first
-   submit imports the engines to validate the options; the measured requests see a warm server).
+2. One image is uploaded (POST /v1/uploads); 16 warm-up jobs and GETs are sent, each on its own
+   connection, so that every API process has served some before the measured bursts.
 3. ``--jobs`` POST /v1/jobs, all at once (JSON: upload_id, thumbnail false, metadata {"n": i});
    each request's latency from the client's send to the full response.
 4. One GET /v1/jobs/{id} per job, all at once, while the worker processes the queue.
@@ -64,6 +65,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 TARGET_P99_MS = 100.0
 TERMINAL = ("succeeded", "failed", "canceled")
 SEQUENTIAL = 20
+WARM_UP = 16  # warm-up submissions (and reads), one connection each
 CLIENTS = {
     "raw": "asyncio, HTTP/1.1 written by hand, one connection per request opened before the burst",
     "httpx": "asyncio + httpx.AsyncClient, {n} connections",
@@ -92,6 +94,30 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def api_pids(server_pid: int, home: Path) -> list[int]:
+    """The processes answering the API: the server itself, and with MESHFORGE_API_PROCESSES > 1
+    its children other than the embedded workers (listed in its runtime folder)."""
+    listed = home / "service" / "run" / str(server_pid) / "workers.json"
+    if not listed.exists():
+        return [server_pid]
+    workers = set(json.loads(listed.read_text()))
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server_pid and int(stat.parent.name) not in workers:
+            children.append(int(stat.parent.name))
+    return [server_pid, *children]
+
+
+def api_cpu_seconds(server: Server) -> float:
+    if server.process is None:
+        return 0.0
+    return sum(cpu_seconds(pid) for pid in api_pids(server.process.pid, server.home))
 
 
 async def wait_for_work(
@@ -136,6 +162,7 @@ class Server:
 
     def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
         self.env, self.port, self.log = env, port, log
+        self.home = Path(env["MESHFORGE_HOME"])
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -279,6 +306,25 @@ async def burst(
     return [d[0] for d in done], [d[1] for d in done], wall
 
 
+async def warm_up(server: Server, key: str, upload_id: str) -> list[str]:
+    """WARM_UP submissions and reads, each on its own connection, so that every API process
+    has served some (its first submission imports the engines to check the options)."""
+    posted = (
+        await burst(
+            server.port,
+            key,
+            [("POST", "/v1/jobs", job_body(upload_id, -1 - n)) for n in range(WARM_UP)],
+            "raw",
+            WARM_UP,
+        )
+    )[1]
+    if any(r.status_code != 202 for r in posted):
+        raise RuntimeError(f"warm-up submissions answered {[r.status_code for r in posted]}")
+    ids = [r.json()["id"] for r in posted]
+    await burst(server.port, key, [("GET", f"/v1/jobs/{i}", None) for i in ids], "raw", WARM_UP)
+    return ids
+
+
 def job_body(upload_id: str, n: int) -> dict[str, Any]:
     return {"upload_id": upload_id, "thumbnail": False, "metadata": {"n": n}}
 
@@ -308,8 +354,7 @@ async def measure(
     client: str,
     sweep: list[int],
 ) -> dict[str, Any]:
-    pid = server.process.pid if server.process is not None else 0
-    cpu0, server0 = time.process_time(), cpu_seconds(pid)
+    cpu0, server0 = time.process_time(), api_cpu_seconds(server)
     post_s, posted, post_wall = await burst(
         server.port,
         key,
@@ -317,14 +362,14 @@ async def measure(
         client,
         concurrency,
     )
-    post_cpu, post_server = time.process_time() - cpu0, cpu_seconds(pid) - server0
+    post_cpu, post_server = time.process_time() - cpu0, api_cpu_seconds(server) - server0
     ids = [r.json()["id"] for r in posted if r.status_code == 202]
     before_get = await wait_for_work(server, key, ids)
-    cpu0, server0 = time.process_time(), cpu_seconds(pid)
+    cpu0, server0 = time.process_time(), api_cpu_seconds(server)
     get_s, got, get_wall = await burst(
         server.port, key, [("GET", f"/v1/jobs/{i}", None) for i in ids], client, concurrency
     )
-    get_cpu, get_server = time.process_time() - cpu0, cpu_seconds(pid) - server0
+    get_cpu, get_server = time.process_time() - cpu0, api_cpu_seconds(server) - server0
     states_at_get = Counter(r.json().get("state") for r in got if r.status_code == 200)
     connection = await RawConnection.open(server.port)
     headers = {"Authorization": f"Bearer {key}"}
@@ -346,11 +391,11 @@ async def measure(
         await connection.close()
     # The floor: the same burst on the lightest route the app has (no key, no database), so
     # the POST and GET figures can be read against what the framework alone costs here.
-    cpu0, server0 = time.process_time(), cpu_seconds(pid)
+    cpu0, server0 = time.process_time(), api_cpu_seconds(server)
     floor_s, floor_got, floor_wall = await burst(
         server.port, key, [("GET", "/healthz", None)] * jobs, client, concurrency
     )
-    floor_server = cpu_seconds(pid) - server0
+    floor_server = api_cpu_seconds(server) - server0
     sizes = []
     for size in sweep:
         post_n, posted_n, wall_post_n = await burst(
@@ -471,6 +516,7 @@ def audit(client: httpx.Client, ids: list[str], catalog_url: str) -> dict[str, A
 
 def markdown(doc: dict[str, Any]) -> str:
     m = doc["machine"]
+    procs = max(1, min(doc.get("api_processes", 1), m["cores"]))
     lat = doc["latency"]
     rows = [
         ("POST /v1/jobs, burst", lat["post"]),
@@ -487,10 +533,13 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}",
         "",
         f"Setup: `meshforge serve` as a subprocess, embedded (SQLite catalog + local folder under "
-        f"MESHFORGE_HOME), {doc['workers']} worker process(es); the client is this script on "
+        f"MESHFORGE_HOME), {doc.get('api_processes', 1)} API process(es) "
+        f"(MESHFORGE_API_PROCESSES), {doc['workers']} worker process(es) (niced, "
+        "MESHFORGE_WORKER_NICE); the client is this script on "
         f"loopback ({CLIENTS[doc['client']].format(n=doc['concurrency'])}). Key made with "
         "`meshforge keys create --rate 0` (rate limit off). Jobs: JSON `{upload_id, thumbnail: "
-        "false}` on one uploaded 256 px PNG; one warm-up job and GET before measuring. Latency: "
+        f"false}}` on one uploaded 256 px PNG; {WARM_UP} warm-up jobs and GETs (one connection "
+        "each) before measuring. Latency: "
         "from writing the request to reading the whole response. Burst: all requests released "
         "at once; sequential: one connection, one request at a time (the service time a burst "
         "queues behind).",
@@ -528,7 +577,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"GET {'met' if verdict['get_p99_ok'] else 'MISSED'}.  ",
         f"Statuses: POST {lat['post']['status']}, GET {lat['get']['status']}; job states seen "
         f"by the GET burst: {lat['get']['job_states_seen']}.  ",
-        f"CPU during the bursts: the server process (API only; the worker is another process) "
+        f"CPU during the bursts: the API process(es) (the workers are others) "
         f"{lat['post']['server_cpu_s']} s for the POSTs ("
         f"{lat['post']['server_cpu_s'] * 1000 / lat['post']['n']:.1f} ms per request), "
         f"{lat['get']['server_cpu_s']} s for the GETs ("
@@ -536,15 +585,14 @@ def markdown(doc: dict[str, Any]) -> str:
         f"client {lat['post']['client_cpu_s']} s and {lat['get']['client_cpu_s']} s.  ",
         f"The GET burst started once the worker had taken a job of the burst "
         f"({lat['get']['waited_for_worker']['waited_s']} s after the POST burst).  ",
-        "A burst queues behind one process's CPU: p99 is about burst size x server CPU per "
-        f"request (POST {lat['post']['n']} x "
-        f"{lat['post']['server_cpu_s'] * 1000 / lat['post']['n']:.1f} ms = "
-        f"{lat['post']['server_cpu_s']:.2f} s against {lat['post']['p99_ms'] / 1000:.2f} s "
-        f"measured; GET {lat['get']['n']} x "
-        f"{lat['get']['server_cpu_s'] * 1000 / lat['get']['n']:.1f} ms = "
-        f"{lat['get']['server_cpu_s']:.2f} s against {lat['get']['p99_ms'] / 1000:.2f} s); "
-        f"{TARGET_P99_MS:g} ms for {lat['post']['n']} requests at once needs at most "
-        f"{TARGET_P99_MS / lat['post']['n']:.2f} ms of CPU per request; /healthz alone took "
+        f"A burst queues behind the API's CPU, spread over {procs} process(es): p99 is about "
+        f"burst size x API CPU per request / {procs} (POST "
+        f"{lat['post']['server_cpu_s'] / procs:.2f} s against "
+        f"{lat['post']['p99_ms'] / 1000:.2f} s measured; GET "
+        f"{lat['get']['server_cpu_s'] / procs:.2f} s against "
+        f"{lat['get']['p99_ms'] / 1000:.2f} s); {TARGET_P99_MS:g} ms for {lat['post']['n']} "
+        f"requests at once needs at most {TARGET_P99_MS * procs / lat['post']['n']:.2f} ms of "
+        f"API CPU per request; /healthz alone took "
         f"{lat['healthz']['server_cpu_s'] * 1000 / lat['healthz']['n']:.2f} ms per request "
         f"(p99 {lat['healthz']['p99_ms']} ms for {lat['healthz']['n']} at once).",
         "",
@@ -582,6 +630,12 @@ def main() -> int:
     parser.add_argument("--max-wait", type=float, default=600.0, help="Seconds to let jobs end.")
     parser.add_argument("--cancel-wait", type=float, default=120.0)
     parser.add_argument("--workers", type=int, default=None, help="MESHFORGE_WORKERS (default 1).")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=None,
+        help="MESHFORGE_API_PROCESSES (default 1: the service's own default).",
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
         "--client",
@@ -605,6 +659,8 @@ def main() -> int:
         env["MESHFORGE_HOME"] = str(tmp / "home")
         if args.workers is not None:
             env["MESHFORGE_WORKERS"] = str(args.workers)
+        if args.api_processes is not None:
+            env["MESHFORGE_API_PROCESSES"] = str(args.api_processes)
         catalog_url = f"sqlite:///{tmp / 'home' / 'service' / 'catalog.db'}"
         created = subprocess.run(
             [
@@ -632,14 +688,12 @@ def main() -> int:
                 )
                 upload.raise_for_status()
                 upload_id = upload.json()["id"]
-                warm = client.post("/v1/jobs", json=job_body(upload_id, -1))
-                warm.raise_for_status()
-                client.get(f"/v1/jobs/{warm.json()['id']}").raise_for_status()
+                warm_ids = asyncio.run(warm_up(server, key, upload_id))
                 began = time.monotonic()
                 latency = asyncio.run(
                     measure(server, key, upload_id, args.jobs, args.concurrency, args.client, sweep)
                 )
-                ids = [warm.json()["id"], *latency.pop("ids")]
+                ids = [*warm_ids, *latency.pop("ids")]
                 print(json.dumps(latency, indent=1), flush=True)
                 settled = settle(client, ids, args.max_wait, args.cancel_wait)
                 elapsed_min = (time.monotonic() - began) / 60.0
@@ -670,6 +724,7 @@ def main() -> int:
         "concurrency": args.concurrency,
         "client": args.client,
         "workers": args.workers if args.workers is not None else 1,
+        "api_processes": args.api_processes if args.api_processes is not None else 1,
         "max_wait_s": args.max_wait,
         "target_p99_ms": TARGET_P99_MS,
         "latency": latency,

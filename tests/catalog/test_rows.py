@@ -4,6 +4,7 @@ connections of ``Catalog.inline`` that never wait for SQLite's write lock."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,7 +90,7 @@ def test_the_active_job_count_reads_the_key_state_index(sqlite_catalog: Catalog)
     assert any("ix_jobs_key_state" in str(step) for step in plan), plan
 
 
-def test_inline_connections_refuse_at_once_while_another_holds_the_write_lock(
+def test_inline_connections_refuse_soon_while_another_holds_the_write_lock(
     sqlite_catalog: Catalog,
 ) -> None:
     assert sqlite_catalog.can_run_inline
@@ -98,6 +99,7 @@ def test_inline_connections_refuse_at_once_while_another_holds_the_write_lock(
     holder = sqlite3.connect(database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # the write lock, as a worker's commit holds it
     try:
+        started = time.monotonic()
         with (
             sqlite_catalog.inline(),
             pytest.raises(Exception) as refused,  # noqa: PT011
@@ -105,6 +107,8 @@ def test_inline_connections_refuse_at_once_while_another_holds_the_write_lock(
         ):
             session.add(_job())
         assert is_busy(refused.value), refused.value
+        # after INLINE_BUSY_TIMEOUT_MS, not the 30 s the threads' connections wait
+        assert time.monotonic() - started < 0.5
         # reads are never refused (WAL)
         with sqlite_catalog.inline():
             assert get_by(sqlite_catalog, Job, "id", "job_x") is None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from meshforge.service.ratelimit import ConcurrencyQuota, RateLimiter
+from meshforge.service.ratelimit import ConcurrencyQuota, RateLimiter, SharedRateLimiter
 
 
 class FakeClock:
@@ -23,21 +27,36 @@ class FakeClock:
         self.now += seconds
 
 
+Make = Callable[..., "RateLimiter | SharedRateLimiter"]
+
+
+@pytest.fixture(params=["in-process", "shared"])
+def make(request: pytest.FixtureRequest, tmp_path: Path) -> Make:
+    """Each RateLimiter test runs on both kinds: the buckets in a dict, and in a shared file."""
+    if request.param == "in-process":
+        return RateLimiter
+
+    def shared(rate_per_minute: float, burst: int, **kwargs: Any) -> SharedRateLimiter:
+        return SharedRateLimiter(tmp_path / "rate.table", rate_per_minute, burst, **kwargs)
+
+    return shared
+
+
 # --- RateLimiter --------------------------------------------------------------------------------
 
 
-def test_burst_is_allowed_then_refused_with_the_right_wait() -> None:
+def test_burst_is_allowed_then_refused_with_the_right_wait(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=60, burst=3, clock=clock)  # one token a second
+    limiter = make(rate_per_minute=60, burst=3, clock=clock)  # one token a second
     assert [limiter.acquire("k") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.acquire("k") == pytest.approx(1.0)
     clock.advance(0.25)
     assert limiter.acquire("k") == pytest.approx(0.75)
 
 
-def test_refusals_consume_nothing() -> None:
+def test_refusals_consume_nothing(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=30, burst=1, clock=clock)  # one token every 2 s
+    limiter = make(rate_per_minute=30, burst=1, clock=clock)  # one token every 2 s
     assert limiter.acquire("k") == 0.0
     for _ in range(100):
         assert limiter.acquire("k") == pytest.approx(2.0)
@@ -45,9 +64,9 @@ def test_refusals_consume_nothing() -> None:
     assert limiter.acquire("k") == 0.0
 
 
-def test_waiting_exactly_the_returned_delay_succeeds() -> None:
+def test_waiting_exactly_the_returned_delay_succeeds(make: Make) -> None:
     clock = FakeClock(0.1)
-    limiter = RateLimiter(rate_per_minute=7, burst=1, clock=clock)
+    limiter = make(rate_per_minute=7, burst=1, clock=clock)
     assert limiter.acquire("k") == 0.0
     for _ in range(20):
         wait = limiter.acquire("k")
@@ -56,9 +75,9 @@ def test_waiting_exactly_the_returned_delay_succeeds() -> None:
         assert limiter.acquire("k") == 0.0
 
 
-def test_refill_over_time_is_capped_at_burst() -> None:
+def test_refill_over_time_is_capped_at_burst(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=120, burst=5, clock=clock)  # two tokens a second
+    limiter = make(rate_per_minute=120, burst=5, clock=clock)  # two tokens a second
     assert all(limiter.acquire("k") == 0.0 for _ in range(5))
     clock.advance(1.0)  # two tokens back
     assert [limiter.acquire("k") for _ in range(2)] == [0.0, 0.0]
@@ -67,9 +86,9 @@ def test_refill_over_time_is_capped_at_burst() -> None:
     assert sum(limiter.acquire("k") == 0.0 for _ in range(50)) == 5
 
 
-def test_sustained_rate_over_a_minute() -> None:
+def test_sustained_rate_over_a_minute(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=10, burst=2, clock=clock)
+    limiter = make(rate_per_minute=10, burst=2, clock=clock)
     allowed = 0
     for _ in range(600):  # a request every 0.1 s for a minute
         allowed += limiter.acquire("k") == 0.0
@@ -79,9 +98,9 @@ def test_sustained_rate_over_a_minute() -> None:
     assert allowed == 2 + 9
 
 
-def test_keys_are_independent() -> None:
+def test_keys_are_independent(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=60, burst=2, clock=clock)
+    limiter = make(rate_per_minute=60, burst=2, clock=clock)
     assert [limiter.acquire("a") for _ in range(2)] == [0.0, 0.0]
     assert limiter.acquire("a") > 0
     assert [limiter.acquire("b") for _ in range(2)] == [0.0, 0.0]
@@ -92,19 +111,19 @@ def test_keys_are_independent() -> None:
 
 
 @pytest.mark.parametrize("rate", [0, -5])
-def test_non_positive_rate_is_unlimited(rate: float) -> None:
-    limiter = RateLimiter(rate_per_minute=rate, burst=0, clock=FakeClock())
+def test_non_positive_rate_is_unlimited(make: Make, rate: float) -> None:
+    limiter = make(rate_per_minute=rate, burst=0, clock=FakeClock())
     assert all(limiter.acquire("k") == 0.0 for _ in range(10_000))
 
 
-def test_burst_below_one_is_refused() -> None:
+def test_burst_below_one_is_refused(make: Make) -> None:
     with pytest.raises(ValueError, match="burst"):
-        RateLimiter(rate_per_minute=60, burst=0)
+        make(rate_per_minute=60, burst=0)
 
 
-def test_clock_stepping_back_refills_nothing() -> None:
+def test_clock_stepping_back_refills_nothing(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=60, burst=1, clock=clock)
+    limiter = make(rate_per_minute=60, burst=1, clock=clock)
     assert limiter.acquire("k") == 0.0
     clock.advance(-100.0)
     assert limiter.acquire("k") == pytest.approx(1.0)
@@ -123,9 +142,9 @@ def test_idle_keys_are_forgotten_but_busy_ones_kept() -> None:
     assert limiter.acquire("key-2999") > 0
 
 
-def test_threads_hammering_one_key_never_exceed_the_budget() -> None:
+def test_threads_hammering_one_key_never_exceed_the_budget(make: Make) -> None:
     clock = FakeClock()
-    limiter = RateLimiter(rate_per_minute=60, burst=50, clock=clock)
+    limiter = make(rate_per_minute=60, burst=50, clock=clock)
     barrier = threading.Barrier(8)
 
     def hammer(_: int) -> int:
@@ -137,6 +156,43 @@ def test_threads_hammering_one_key_never_exceed_the_budget() -> None:
     clock.advance(30.0)  # 30 tokens back
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert sum(pool.map(hammer, range(8))) == 30
+
+
+def _spend(path: str, attempts: int, start: Any, spent: Any) -> None:
+    limiter = SharedRateLimiter(Path(path), rate_per_minute=0.001, burst=40)
+    start.wait()
+    spent.put(sum(limiter.acquire("shared") == 0.0 for _ in range(attempts)))
+
+
+def test_processes_sharing_the_file_share_one_budget(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    start, spent = context.Barrier(4), context.Queue()
+    processes = [
+        context.Process(target=_spend, args=(str(tmp_path / "rate.table"), 100, start, spent))
+        for _ in range(4)
+    ]
+    for process in processes:
+        process.start()
+    counts = [spent.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(10)
+    # 400 attempts by four processes at once, one budget of 40 (the rate refills nothing in
+    # the time this takes); each process alone would have allowed 40
+    assert sum(counts) == 40, counts
+
+
+def test_a_full_table_takes_over_refilled_entries(tmp_path: Path) -> None:
+    clock = FakeClock()
+    limiter = SharedRateLimiter(tmp_path / "t", rate_per_minute=60, burst=1, clock=clock)
+    limiter.SLOTS = 64  # a small table, so that keys collide
+    limiter.PROBES = 64
+    for i in range(64):
+        assert limiter.acquire(f"key-{i}") == 0.0
+    assert limiter.acquire("another") == 0.0  # every entry is spending: let through
+    clock.advance(1.0)  # every bucket full again: entries free to take
+    for i in range(64, 128):
+        assert limiter.acquire(f"key-{i}") == 0.0
+    assert limiter.acquire("key-127") == pytest.approx(1.0)  # remembered: refused
 
 
 # --- ConcurrencyQuota ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 32
 MIGRATE_LOCK = 0x6D65_7368_6D69_6772  # PostgreSQL advisory lock key of migrations
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes of a lock held elsewhere
+INLINE_BUSY_TIMEOUT_MS = 5
 _INLINE: ContextVar[bool] = ContextVar("meshforge_catalog_inline", default=False)
 
 
@@ -62,18 +63,27 @@ def _sqlite_file(url: str) -> bool:
 
 
 def make_inline_engine(url: str) -> Engine | None:
-    """For an SQLite file: connections that never wait for SQLite's write lock, for work done
+    """For an SQLite file: connections that barely wait for SQLite's write lock, for work done
     on the caller's thread (``Catalog.inline``); None for any other catalog.
 
     A local SQLite statement takes tens of microseconds, less than handing it to a thread, but
-    a write must not wait there for another connection's lock: with a busy timeout of 0 it
-    fails at once instead (``is_busy``), and the caller does it on a thread after all."""
+    a write must not wait there long for another connection's lock: past a busy timeout of
+    ``INLINE_BUSY_TIMEOUT_MS`` (a commit holds the lock for a fraction of it; with several
+    processes writing, a timeout of 0 sent one write in seven to a thread) it fails
+    (``is_busy``), and the caller does it on a thread after all."""
     if not _sqlite_file(url):
         return None
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": 0}, pool_size=2, max_overflow=8
+        url,
+        connect_args={"check_same_thread": False, "timeout": INLINE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=2,
+        max_overflow=8,
     )
-    event.listen(engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout_ms=0))
+    event.listen(
+        engine,
+        "connect",
+        functools.partial(_sqlite_pragmas, busy_timeout_ms=INLINE_BUSY_TIMEOUT_MS),
+    )
     return engine
 
 
@@ -127,7 +137,7 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
 
 class Catalog:
     """An engine and a session factory for one catalog URL (and, for an SQLite file, a second
-    pair that never waits for a lock: see ``inline``)."""
+    pair that barely waits for a lock: see ``inline``)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -153,8 +163,8 @@ class Catalog:
 
     @contextmanager
     def inline(self) -> Iterator[None]:
-        """Within the block, this context's sessions and connections never wait for a lock: a
-        write that would wait raises an error that ``is_busy`` recognises."""
+        """Within the block, this context's sessions and connections wait at most
+        ``INLINE_BUSY_TIMEOUT_MS`` for a lock, then raise an error that ``is_busy`` recognises."""
         token = _INLINE.set(True)
         try:
             yield

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy import Insert, Select, Table, bindparam, insert, inspect, select
 from sqlalchemy.engine import Connection, Row
 
 from meshforge.catalog.db import Catalog
@@ -27,14 +27,24 @@ def _fields(model: type[Base]) -> tuple[tuple[str, str], ...]:
     return tuple((a.key, a.columns[0].name) for a in inspect(model).column_attrs)
 
 
-def from_row(model: type[M], row: Row[Any]) -> M:
-    """A detached instance holding the row's values, made as the ORM makes loaded ones: the
-    values go straight into its ``__dict__`` (through ``__init__`` every attribute would fire
-    change events, which cost as much as the query)."""
+def detached(model: type[M], **values: Any) -> M:
+    """A detached instance holding ``values`` (by attribute name), made as the ORM makes loaded
+    ones: the values go straight into its ``__dict__`` (through ``__init__`` every attribute
+    would fire change events, which cost as much as a query)."""
     instance = cast(M, inspect(model).class_manager.new_instance())
-    mapping = row._mapping
-    instance.__dict__.update((attribute, mapping[column]) for attribute, column in _fields(model))
+    instance.__dict__.update(values)
     return instance
+
+
+def from_row(model: type[M], row: Row[Any]) -> M:
+    mapping = row._mapping
+    return detached(model, **{attribute: mapping[column] for attribute, column in _fields(model)})
+
+
+@functools.cache
+def insert_into(model: type[Base]) -> Insert:
+    """The INSERT of ``model``'s table, built once (the values are given at execution)."""
+    return insert(cast(Table, model.__table__))
 
 
 def column_values(instance: Base) -> dict[str, Any]:

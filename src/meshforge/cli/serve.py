@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import typer
@@ -40,9 +41,9 @@ def serve(
 ) -> None:
     """Run the REST service: API under /v1, docs at /docs, embedded workers."""
     with exit_on_error():
+        if workers is not None:  # the environment: API processes read their settings there
+            os.environ["MESHFORGE_WORKERS"] = str(workers)
         settings = load_settings()
-        if workers is not None:
-            settings = settings.model_copy(update={"workers": workers})
         try:
             import uvicorn
 
@@ -55,6 +56,11 @@ def serve(
                 stage="serve",
                 hint="Install it with: pip install 'meshforge[service]'",
             ) from error
+        if settings.api_processes > 1:
+            from meshforge.service.processes import serve_processes
+
+            serve_processes(settings, host, port)
+            return
         uvicorn.run(
             create_app(settings),
             host=host,

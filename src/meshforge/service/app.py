@@ -8,13 +8,17 @@ shutdown: stop taking jobs, let running ones finish (``drain_timeout_s``), then 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -34,22 +38,28 @@ from meshforge.storage.blobs import open_store
 log = logging.getLogger("meshforge.service")
 
 
-def build_state(settings: ServiceSettings) -> ServiceState:
+def build_state(settings: ServiceSettings, shared_dir: Path | None = None) -> ServiceState:
     upgrade_database(settings.catalog_url)
     state = ServiceState(
         settings=settings,
         catalog=Catalog(settings.catalog_url),
         store=open_store(settings.blob_url),
         signing_key=settings.signing_key(),
-        policy=FetchPolicy(
-            allow_hosts=settings.allow_hosts,
-            max_bytes=settings.max_upload_bytes,
-            timeout_s=settings.fetch_timeout_s,
-        ),
+        policy=fetch_policy(settings),
         limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+        shared_dir=shared_dir,
     )
+    state.limiter = state.new_limiter(settings.rate_per_minute, settings.rate_burst)
     state.metrics = ServiceMetrics(state)
     return state
+
+
+def fetch_policy(settings: ServiceSettings) -> FetchPolicy:
+    return FetchPolicy(
+        allow_hosts=settings.allow_hosts,
+        max_bytes=settings.max_upload_bytes,
+        timeout_s=settings.fetch_timeout_s,
+    )
 
 
 def fallback_webhook_secret(signing_key: bytes) -> str:
@@ -59,46 +69,91 @@ def fallback_webhook_secret(signing_key: bytes) -> str:
     return "whsec_" + base64.b64encode(digest[:24]).decode()
 
 
-def _start_background(state: ServiceState) -> None:
+@dataclass
+class Background:
+    """What a server runs beside its API: the embedded workers (with the stale-job reaper),
+    the webhook dispatcher and, with a Celery broker, the job publisher."""
+
+    pool: Any
+    dispatcher: Any
+    publisher: Any = None
+
+    def stop(self, drain_timeout_s: float) -> None:
+        """Publish no more, let running jobs finish (``drain_timeout_s``), stop the dispatcher."""
+        if self.publisher is not None:
+            self.publisher.stop()
+        self.pool.stop(drain_timeout_s)
+        self.dispatcher.stop()
+
+
+def start_publisher(settings: ServiceSettings, catalog: Catalog) -> Any:
+    if not settings.celery_broker_url:
+        return None
+    from meshforge.workers.dispatch import JobPublisher
+
+    publisher = JobPublisher(settings, catalog)
+    publisher.start()
+    return publisher
+
+
+def start_background(
+    settings: ServiceSettings, catalog: Catalog, signing_key: bytes, *, publisher: bool
+) -> Background:
     from meshforge.service.webhooks import WebhookDispatcher
     from meshforge.workers.local import LocalWorkerPool
 
-    state.pool = LocalWorkerPool(state.settings, state.catalog)
-    state.pool.start()
-    if state.settings.celery_broker_url:
-        from meshforge.workers.dispatch import JobPublisher
-
-        state.publisher = JobPublisher(state.settings, state.catalog)
-        state.publisher.start()
-    state.dispatcher = WebhookDispatcher(
-        state.catalog,
-        state.policy,
-        fallback_webhook_secret(state.signing_key),
-        retry_scale=state.settings.webhook_retry_scale,
-        timeout_s=state.settings.webhook_timeout_s,
+    pool = LocalWorkerPool(settings, catalog)
+    pool.start()
+    dispatcher = WebhookDispatcher(
+        catalog,
+        fetch_policy(settings),
+        fallback_webhook_secret(signing_key),
+        retry_scale=settings.webhook_retry_scale,
+        timeout_s=settings.webhook_timeout_s,
     )
-    state.dispatcher.start()
+    dispatcher.start()
+    return Background(pool, dispatcher, start_publisher(settings, catalog) if publisher else None)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(settings: ServiceSettings | None = None, *, api_process: bool = False) -> FastAPI:
+    """The service. ``api_process``: one of the API processes of ``meshforge serve`` with
+    ``MESHFORGE_API_PROCESSES`` > 1, whose workers and webhook dispatcher run in the serving
+    process (``service.processes``) and whose rate limits are shared through files there."""
     settings = settings or ServiceSettings()
     configure_logging(settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = build_state(settings)
+        if api_process:
+            from meshforge.service import processes
+
+            runtime = processes.runtime_dir(settings, os.getppid())
+            state = build_state(settings, shared_dir=runtime)
+            state.pool = processes.PoolView(runtime)
+            state.publisher = start_publisher(settings, state.catalog)
+            background = None
+            watch = asyncio.create_task(processes.exit_with_parent())
+        else:
+            state = build_state(settings)
+            background = start_background(
+                settings, state.catalog, state.signing_key, publisher=True
+            )
+            state.pool, state.dispatcher = background.pool, background.dispatcher
+            state.publisher = background.publisher
         state.catalog_limiter = anyio.CapacityLimiter(settings.catalog_threads)
         app.state.meshforge = state
-        _start_background(state)
+        await anyio.to_thread.run_sync(_warm_up, state)
         log.info("meshforge service started", extra={"path": settings.catalog_url})
         try:
             yield
         finally:
-            log.info("draining running jobs")
-            if state.publisher is not None:
-                state.publisher.stop()
-            state.pool.stop(settings.drain_timeout_s)
-            state.dispatcher.stop()
+            if background is not None:
+                log.info("draining running jobs")
+                background.stop(settings.drain_timeout_s)
+            else:
+                watch.cancel()
+                if state.publisher is not None:
+                    state.publisher.stop()
             state.catalog.dispose()
 
     app = FastAPI(
@@ -114,6 +169,23 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     for module in (jobs, uploads, assets, features, ops):
         app.include_router(module.router)
     return app
+
+
+def _warm_up(state: ServiceState) -> None:
+    """Check the default options once before serving: that imports the engines (about a
+    second of CPU), which the first submission would otherwise pay for."""
+    from meshforge.service.intake import validate_options
+    from meshforge.service.schemas import JobOptions
+
+    try:
+        validate_options(state, JobOptions(), False)
+    except Exception:  # the first submission will say what is wrong, with the request's options
+        log.exception("checking the default job options failed")
+
+
+def create_api_process_app() -> FastAPI:
+    """The app of one API process (uvicorn's factory; settings from the environment)."""
+    return create_app(api_process=True)
 
 
 class BodyTooLargeError(Exception):

@@ -88,10 +88,10 @@ async def in_catalog(
     """``work(*args)``: short catalog work, without blocking the event loop for long.
 
     On an SQLite file (``inline``, the default) it runs right here, on the event loop, on
-    connections that never wait for a lock: a statement on a local file takes less time than
-    handing it to a thread, and under a burst those hand-overs were most of a request's CPU.
-    Should another connection (a worker process) hold SQLite's write lock, that raises at
-    once, nothing of the work is kept, and the work runs again on a catalog thread, where it
+    connections that wait at most a few milliseconds for a lock: a statement on a local file
+    takes less time than handing it to a thread, and under a burst those hand-overs were most
+    of a request's CPU. Should another process hold SQLite's write lock longer, that raises,
+    nothing of the work is kept, and the work runs again on a catalog thread, where it
     waits for the lock. So ``work`` must keep nothing outside the catalog before its last
     write: pass ``inline=False`` for work that stores blobs or does other I/O.
 

@@ -12,24 +12,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Select,
-    Table,
-    bindparam,
-    delete,
-    func,
-    insert,
-    or_,
-    select,
-    text,
-)
+from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
 from meshforge.catalog.models import Job, Upload, new_id, now
-from meshforge.catalog.rows import column_values, first_by, from_row
+from meshforge.catalog.rows import column_values, detached, first_by, from_row, insert_into
 from meshforge.errors import MeshforgeError
 from meshforge.service.deps import Caller
 from meshforge.service.fetch import FetchRefused, check_url, fetch_image, sniff_image
@@ -318,7 +307,8 @@ def create_job(
     ]
     if prompt is not None:
         inputs.append({"kind": "prompt", "text": prompt})
-    job = Job(
+    job = detached(
+        Job,
         id=new_id("job"),
         key_id=caller.key_id,
         state="queued",
@@ -339,7 +329,7 @@ def create_job(
     try:
         with state.catalog.engine.begin() as connection:  # one Core transaction: the hot path
             lock_key_jobs(connection, caller.key_id)
-            connection.execute(insert(cast(Table, Job.__table__)), column_values(job))
+            connection.execute(insert_into(Job), column_values(job))
             active = count_active_jobs(connection, caller.key_id)  # this job included
             if active > limit:
                 raise quota_refused(active - 1, limit)  # rolls the insert back

@@ -5,6 +5,7 @@ started, added incrementally)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -107,7 +108,8 @@ class ServiceMetrics:
 
     def __init__(self, state: Any) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(CatalogCollector(state))
+        self.catalog = CatalogCollector(state)
+        self.registry.register(self.catalog)
         self.requests = Counter(
             "meshforge_http_requests",
             "HTTP requests.",
@@ -130,4 +132,14 @@ class ServiceMetrics:
 
 
 def render_metrics(state: Any) -> tuple[bytes, str]:
-    return generate_latest(state.metrics.registry), CONTENT_TYPE_LATEST
+    """The exposition. With several API processes (prometheus_client's multiprocess mode,
+    ``service.processes``) the request figures are summed over all of them from their files,
+    and the catalog's figures are read once."""
+    if state.shared_dir is None or not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return generate_latest(state.metrics.registry), CONTENT_TYPE_LATEST
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    registry.register(state.metrics.catalog)
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -37,6 +37,20 @@ class ServiceSettings(Settings):
         ge=0,
         description="Embedded worker processes (0: none; the default is 0 with a Celery broker).",
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Scheduling niceness of the embedded workers (0: as the API). They share "
+        "the machine's cores with the API: an engine run can wait, a request should not.",
+    )
+    api_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes answering the API, each on one core; the workers and the "
+        "webhook dispatcher stay in the serving process, rate limits and metrics are shared.",
+    )
     celery_broker_url: str | None = Field(
         default=None,
         description="Celery broker (redis://host:6379/0, amqp://user:password@host:5672//): new "

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from meshforge.catalog.db import Catalog
 from meshforge.service.fetch import FetchPolicy
-from meshforge.service.ratelimit import RateLimiter
+from meshforge.service.ratelimit import RateLimiter, SharedRateLimiter
 from meshforge.service.settings import ServiceSettings
 from meshforge.storage.blobs import BlobStore
 
@@ -21,15 +22,23 @@ class ServiceState:
     store: BlobStore
     signing_key: bytes
     policy: FetchPolicy
-    limiter: RateLimiter
-    pool: Any = None
+    limiter: RateLimiter | SharedRateLimiter
+    pool: Any = None  # workers.local.LocalWorkerPool, or a view of the serving process's pool
     dispatcher: Any = None
     publisher: Any = None  # workers.dispatch.JobPublisher, with a Celery broker
     catalog_limiter: Any = None  # anyio.CapacityLimiter of the catalog threads (deps.in_catalog)
     metrics: Any = None
-    limiters: dict[float, RateLimiter] = field(default_factory=dict)
+    # Where the API processes of one server share their rate limits (None: one process).
+    shared_dir: Path | None = None
+    limiters: dict[float, RateLimiter | SharedRateLimiter] = field(default_factory=dict)
 
-    def limiter_for(self, rate_per_minute: float | None) -> RateLimiter:
+    def new_limiter(self, rate_per_minute: float, burst: int) -> RateLimiter | SharedRateLimiter:
+        if self.shared_dir is None:
+            return RateLimiter(rate_per_minute, burst)
+        path = self.shared_dir / f"rate-{rate_per_minute:g}-{burst}.table"
+        return SharedRateLimiter(path, rate_per_minute, burst)
+
+    def limiter_for(self, rate_per_minute: float | None) -> RateLimiter | SharedRateLimiter:
         """The shared limiter, or one per distinct per-key rate.
 
         A key's own rate brings its own burst: ten seconds of that rate, at most ``rate_burst``
@@ -40,5 +49,5 @@ class ServiceState:
             return self.limiter
         if rate_per_minute not in self.limiters:
             burst = max(1, min(self.settings.rate_burst, math.ceil(rate_per_minute / 6)))
-            self.limiters[rate_per_minute] = RateLimiter(rate_per_minute, burst)
+            self.limiters[rate_per_minute] = self.new_limiter(rate_per_minute, burst)
         return self.limiters[rate_per_minute]

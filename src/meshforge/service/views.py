@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from meshforge.catalog.models import (
     Asset,
@@ -16,6 +16,7 @@ from meshforge.catalog.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from meshforge.catalog.rows import from_row
 from meshforge.service.signatures import sign_path
 from meshforge.service.state import ServiceState
 
@@ -56,16 +57,26 @@ def file_view(state: ServiceState, base: str, row: AssetFile) -> dict[str, Any]:
     }
 
 
-def version_files(state: ServiceState, asset_id: str, version: int) -> list[AssetFile]:
-    with state.catalog.session() as session:
-        return list(
-            session.scalars(
-                select(AssetFile)
-                .join(AssetVersion, AssetFile.version_id == AssetVersion.id)
-                .where(AssetVersion.asset_id == asset_id, AssetVersion.version == version)
-                .order_by(AssetFile.name)
-            )
+def _version_files_statement() -> Select[Any]:
+    files, versions = AssetFile.__table__, AssetVersion.__table__
+    return (
+        select(files)
+        .join(versions, files.c.version_id == versions.c.id)
+        .where(
+            versions.c.asset_id == bindparam("asset_id"),
+            versions.c.version == bindparam("version"),
         )
+        .order_by(files.c.name)
+    )
+
+
+_VERSION_FILES = _version_files_statement()  # every read of a finished job lists its files
+
+
+def version_files(state: ServiceState, asset_id: str, version: int) -> list[AssetFile]:
+    with state.catalog.engine.connect() as connection:
+        rows = connection.execute(_VERSION_FILES, {"asset_id": asset_id, "version": version})
+        return [from_row(AssetFile, row) for row in rows]
 
 
 def deliveries_view(state: ServiceState, job_id: str) -> list[dict[str, Any]]:

@@ -204,6 +204,9 @@ def _process_main(settings_json: str, worker_id: str, stop: Any, parent_pid: int
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = ServiceSettings.model_validate_json(settings_json)
     configure_logging(settings.log_json)
+    if settings.worker_nice > 0:
+        # The machine's cores are shared with the API: an engine run may wait, a request not.
+        os.nice(settings.worker_nice)
     work_loop(settings, worker_id, stop, parent_pid)
 
 
@@ -246,6 +249,9 @@ class LocalWorkerPool:
 
     def alive(self) -> int:
         return sum(1 for p in self._processes if p.is_alive())
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes if p.pid is not None]
 
     def stop(self, drain_timeout_s: float) -> None:
         """Stop claiming; wait up to ``drain_timeout_s`` for running jobs, then end the rest."""
