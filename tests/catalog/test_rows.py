@@ -109,6 +109,19 @@ def test_inline_connections_refuse_soon_while_another_holds_the_write_lock(
         assert is_busy(refused.value), refused.value
         # after INLINE_BUSY_TIMEOUT_MS, not the 30 s the threads' connections wait
         assert time.monotonic() - started < 0.5
+        # the same on the driver's cursor (catalog.dbapi), where the driver raises it
+        from meshforge.catalog.dbapi import Prepared
+        from meshforge.catalog.rows import insert_into
+
+        complete = {"progress": 0.0, "cancel_requested": False, "attempts": 0}
+        values = column_values(_job(**complete))
+        with (
+            sqlite_catalog.inline(),
+            sqlite_catalog.driver_connection() as raw,
+            pytest.raises(sqlite3.OperationalError) as driver_refused,
+        ):
+            Prepared(insert_into(Job)).execute(raw, sqlite_catalog.engine.dialect, values)
+        assert is_busy(driver_refused.value)
         # reads are never refused (WAL)
         with sqlite_catalog.inline():
             assert get_by(sqlite_catalog, Job, "id", "job_x") is None
@@ -128,3 +141,57 @@ def test_only_sqlite_files_run_inline(tmp_path: Path) -> None:
     finally:
         memory.dispose()
     assert not is_busy(ValueError("database is locked"))
+
+
+def _stored(catalog: Catalog, job_id: str) -> dict[str, object]:
+    with catalog.engine.connect() as connection:
+        jobs = Job.__table__
+        return dict(connection.execute(select(jobs).where(jobs.c.id == job_id)).one()._mapping)
+
+
+def test_the_driver_path_reads_what_core_reads(sqlite_catalog: Catalog) -> None:
+    job = _job(cancel_requested=True, attempts=2, progress=0.5, error={"code": "x"})
+    with sqlite_catalog.engine.begin() as connection:
+        connection.execute(insert(Job.__table__), column_values(job))
+    core = get_by(sqlite_catalog, Job, "id", job.id)
+    with sqlite_catalog.inline():
+        with sqlite_catalog.driver_connection() as raw:
+            assert raw is not None  # inline on an SQLite file: the driver's connection
+        driver = get_by(sqlite_catalog, Job, "id", job.id)
+        assert get_by(sqlite_catalog, Job, "id", "job_missing") is None
+    assert core is not None and driver is not None
+    for attribute in ("metadata_", "options", "inputs", "error", "warnings", "timings"):
+        assert getattr(driver, attribute) == getattr(core, attribute)
+        assert isinstance(getattr(driver, attribute), dict | list)  # JSON decoded, not text
+    assert driver.cancel_requested is True and driver.attempts == 2 and driver.progress == 0.5
+    assert driver.created_at == core.created_at and driver.key_id == "key_a"
+    with sqlite_catalog.driver_connection() as raw:
+        assert raw is None  # outside ``inline``: Core
+
+
+def test_the_driver_path_inserts_what_core_inserts(tmp_path: Path) -> None:
+    from meshforge.catalog.dbapi import NotPreparableError, Prepared
+    from meshforge.catalog.rows import insert_into
+
+    with migrated_catalog("sqlite", tmp_path) as catalog:
+        complete = {"progress": 0.0, "cancel_requested": False, "attempts": 0}
+        by_core, by_driver = _job(**complete), _job(**complete)
+        with catalog.engine.begin() as connection:
+            connection.execute(insert_into(Job), column_values(by_core))
+        with catalog.inline(), catalog.driver_connection() as raw:
+            Prepared(insert_into(Job)).execute(
+                raw, catalog.engine.dialect, column_values(by_driver)
+            )
+            raw.commit()
+        core, driver = _stored(catalog, by_core.id), _stored(catalog, by_driver.id)
+        assert {k: v for k, v in driver.items() if k not in ("id", "created_at")} == {
+            k: v for k, v in core.items() if k not in ("id", "created_at")
+        }
+        # a column with a Python-side default left out cannot run without SQLAlchemy
+        partial = {k: v for k, v in column_values(_job(**complete)).items() if k != "attempts"}
+        with (
+            catalog.inline(),
+            catalog.driver_connection() as raw,
+            pytest.raises(NotPreparableError),
+        ):
+            Prepared(insert_into(Job)).execute(raw, catalog.engine.dialect, partial)

@@ -8,6 +8,7 @@ PostgreSQL needs nothing special. The schema is only ever changed by Alembic mig
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -88,10 +89,12 @@ def make_inline_engine(url: str) -> Engine | None:
 
 
 def is_busy(error: BaseException) -> bool:
-    """Whether ``error`` is SQLite refusing because another connection holds a lock."""
-    if not isinstance(error, OperationalError):
+    """Whether ``error`` is SQLite refusing because another connection holds a lock (raised
+    through SQLAlchemy, or by the driver itself on the ``catalog.dbapi`` path)."""
+    driver_error = error.orig if isinstance(error, OperationalError) else error
+    if not isinstance(driver_error, sqlite3.OperationalError):
         return False
-    code = getattr(error.orig, "sqlite_errorcode", None)
+    code = getattr(driver_error, "sqlite_errorcode", None)
     return code is not None and code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED)
 
 
@@ -170,6 +173,22 @@ class Catalog:
             yield
         finally:
             _INLINE.reset(token)
+
+    @contextmanager
+    def driver_connection(self) -> Iterator[Any]:
+        """Inside ``inline``: a pooled connection's DB-API connection (``catalog.dbapi``), rolled
+        back when the block raises; None elsewhere, where the caller uses Core."""
+        if self._inline_engine is None or not _INLINE.get():
+            yield None
+            return
+        raw = self._inline_engine.raw_connection()
+        try:
+            yield raw
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()  # back to the pool (which rolls back anything left open)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

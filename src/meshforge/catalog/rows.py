@@ -15,6 +15,7 @@ from sqlalchemy import Insert, Select, Table, bindparam, insert, inspect, select
 from sqlalchemy.engine import Connection, Row
 
 from meshforge.catalog.db import Catalog
+from meshforge.catalog.dbapi import Prepared
 from meshforge.catalog.models import Base
 
 M = TypeVar("M", bound=Base)
@@ -37,8 +38,7 @@ def detached(model: type[M], **values: Any) -> M:
 
 
 def from_row(model: type[M], row: Row[Any]) -> M:
-    mapping = row._mapping
-    return detached(model, **{attribute: mapping[column] for attribute, column in _fields(model)})
+    return from_columns(model, dict(row._mapping))
 
 
 @functools.cache
@@ -60,8 +60,24 @@ def _by_column(model: type[Base], column: str) -> Select[Any]:
     return select(table).where(table.c[column] == bindparam("value"))
 
 
+@functools.cache
+def _prepared_by_column(model: type[Base], column: str) -> Prepared:
+    return Prepared(_by_column(model, column))
+
+
+def from_columns(model: type[M], values: dict[str, Any]) -> M:
+    """A detached instance from values keyed by column name."""
+    return detached(model, **{attribute: values[column] for attribute, column in _fields(model)})
+
+
 def get_by(catalog: Catalog, model: type[M], column: str, value: Any) -> M | None:
     """The one row of ``model`` whose ``column`` (unique) equals ``value``, or None."""
+    with catalog.driver_connection() as raw:
+        if raw is not None:  # inline on SQLite: the compiled statement on the driver's cursor
+            found = _prepared_by_column(model, column).rows(
+                raw, catalog.engine.dialect, {"value": value}
+            )
+            return from_columns(model, found[0]) if found else None
     with catalog.engine.connect() as connection:
         return first_by(connection, model, column, value)
 

@@ -11,14 +11,16 @@ import functools
 import hashlib
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
+from meshforge.catalog.dbapi import Prepared
 from meshforge.catalog.models import Job, Upload, new_id, now
-from meshforge.catalog.rows import column_values, detached, first_by, from_row, insert_into
+from meshforge.catalog.rows import column_values, detached, from_row, get_by, insert_into
 from meshforge.errors import MeshforgeError
 from meshforge.service.deps import Caller
 from meshforge.service.fetch import FetchRefused, check_url, fetch_image, sniff_image
@@ -108,10 +110,9 @@ def discard_uploads(state: ServiceState, uploads: list[Upload]) -> None:
 
 def find_upload(state: ServiceState, caller: Caller, ref: str) -> Upload:
     """An upload by id or by storage path (``uploads/<id>/<name>``), visible to the caller."""
-    with state.catalog.engine.connect() as connection:
-        row = first_by(connection, Upload, "id", ref) or first_by(
-            connection, Upload, "storage_key", ref.lstrip("/")
-        )
+    row = get_by(state.catalog, Upload, "id", ref) or get_by(
+        state.catalog, Upload, "storage_key", ref.lstrip("/")
+    )
     if row is None or (caller.key_id is not None and row.key_id not in (caller.key_id, None)):
         raise Problem(
             422, "unknown-upload", f"no upload {ref!r}; upload the image first (POST /v1/uploads)"
@@ -234,6 +235,8 @@ def _active_jobs_statement(key_is_null: bool) -> Select[Any]:
 
 
 _ACTIVE_JOBS = {True: _active_jobs_statement(True), False: _active_jobs_statement(False)}
+_PREPARED_ACTIVE_JOBS = {null: Prepared(statement) for null, statement in _ACTIVE_JOBS.items()}
+_INSERT_JOB = Prepared(insert_into(Job))
 
 
 def count_active_jobs(connection: Connection, key_id: str | None) -> int:
@@ -326,14 +329,25 @@ def create_job(
         created_at=now(),
     )
     limit = active_job_limit(state, caller)
+    values = column_values(job)
     try:
-        with state.catalog.engine.begin() as connection:  # one Core transaction: the hot path
+        with state.catalog.driver_connection() as raw:
+            if raw is not None:  # inline on SQLite: the same statements on the driver's cursor
+                dialect = state.catalog.engine.dialect
+                _INSERT_JOB.execute(raw, dialect, values)
+                statement = _PREPARED_ACTIVE_JOBS[caller.key_id is None]
+                active = int(statement.scalar(raw, dialect, {"key_id": caller.key_id}) or 0)
+                if active > limit:
+                    raise quota_refused(active - 1, limit)  # rolls the insert back
+                raw.commit()
+                return job, True
+        with state.catalog.engine.begin() as connection:  # one Core transaction
             lock_key_jobs(connection, caller.key_id)
-            connection.execute(insert_into(Job), column_values(job))
+            connection.execute(insert_into(Job), values)
             active = count_active_jobs(connection, caller.key_id)  # this job included
             if active > limit:
                 raise quota_refused(active - 1, limit)  # rolls the insert back
-    except IntegrityError:
+    except (IntegrityError, sqlite3.IntegrityError):
         earlier = existing_for_key(state, caller, idempotency_key, digest)
         if earlier is None:
             raise

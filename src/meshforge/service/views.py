@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select
 
+from meshforge.catalog.dbapi import Prepared
 from meshforge.catalog.models import (
     Asset,
     AssetFile,
@@ -16,7 +17,7 @@ from meshforge.catalog.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from meshforge.catalog.rows import from_row
+from meshforge.catalog.rows import from_columns, from_row
 from meshforge.service.signatures import sign_path
 from meshforge.service.state import ServiceState
 
@@ -71,12 +72,17 @@ def _version_files_statement() -> Select[Any]:
 
 
 _VERSION_FILES = _version_files_statement()  # every read of a finished job lists its files
+_PREPARED_VERSION_FILES = Prepared(_VERSION_FILES)
 
 
 def version_files(state: ServiceState, asset_id: str, version: int) -> list[AssetFile]:
+    params = {"asset_id": asset_id, "version": version}
+    with state.catalog.driver_connection() as raw:
+        if raw is not None:  # inline on SQLite (catalog.dbapi)
+            found = _PREPARED_VERSION_FILES.rows(raw, state.catalog.engine.dialect, params)
+            return [from_columns(AssetFile, values) for values in found]
     with state.catalog.engine.connect() as connection:
-        rows = connection.execute(_VERSION_FILES, {"asset_id": asset_id, "version": version})
-        return [from_row(AssetFile, row) for row in rows]
+        return [from_row(AssetFile, row) for row in connection.execute(_VERSION_FILES, params)]
 
 
 def deliveries_view(state: ServiceState, job_id: str) -> list[dict[str, Any]]:
