@@ -2,8 +2,9 @@
 
 The API's hot path (a key, an upload, a job by id; a job's insert) reads and writes one row at
 a time, and an ORM session (unit of work, identity map, events, its own transaction) costs
-several times the statement itself. The instances these return are detached: plain values,
-nothing loads lazily and nothing is written back.
+several times the statement itself. Inside ``Catalog.inline`` on an SQLite file the same
+statements run compiled on the driver's cursor (``catalog.dbapi``), cheaper still. The instances
+these return are detached: plain values, nothing loads lazily and nothing is written back.
 """
 
 from __future__ import annotations
