@@ -16,8 +16,10 @@ import pytest
 
 from meshforge.catalog.models import Job, new_id, now
 from meshforge.service.app import build_state
-from meshforge.service.deps import in_catalog
+from meshforge.service.deps import Caller, in_catalog
+from meshforge.service.intake import create_job
 from meshforge.service.problems import Problem
+from meshforge.service.schemas import JobOptions
 from meshforge.service.settings import ServiceSettings
 from meshforge.service.state import ServiceState
 from service_harness import new_database
@@ -145,3 +147,44 @@ def test_other_errors_of_inline_work_are_raised_once(state: ServiceState) -> Non
     with pytest.raises(Problem):
         asyncio.run(in_catalog(state, refuse))
     assert calls == [1]
+
+
+def _create(state: ServiceState, caller: Caller, key: str | None, digest: str) -> tuple[Job, bool]:
+    return create_job(
+        state,
+        caller,
+        JobOptions(),
+        [],
+        prompt="a mug",
+        webhook_url=None,
+        metadata={"sku": "A-1"},
+        idempotency_key=key,
+        digest=digest,
+    )
+
+
+def test_the_inline_insert_replays_a_twin_and_enforces_the_quota(
+    sqlite_state: ServiceState,
+) -> None:
+    """create_job on the driver's cursor: an Idempotency-Key already taken (a twin request that
+    another process inserted a moment before) replays that job; a full quota rolls back."""
+    state = sqlite_state
+    caller = Caller("key_a", frozenset({"read", "write"}), max_active_jobs=2)
+    with state.catalog.inline():
+        with state.catalog.driver_connection() as raw:
+            assert raw is not None  # create_job takes the driver's cursor here
+        first, created = _create(state, caller, "idem-1", "digest-1")
+        assert created
+        twin, created_again = _create(state, caller, "idem-1", "digest-1")  # the unique key
+        assert not created_again and twin.id == first.id
+        assert twin.metadata_ == {"sku": "A-1"} and twin.inputs == [
+            {"kind": "prompt", "text": "a mug"}
+        ]
+        with pytest.raises(Problem) as conflict:  # same key, another body: 409
+            _create(state, caller, "idem-1", "digest-2")
+        assert conflict.value.code == "idempotency-key-reused"
+        _create(state, caller, None, "digest-3")
+        with pytest.raises(Problem) as refused:
+            _create(state, caller, None, "digest-4")
+        assert refused.value.code == "too-many-active-jobs"
+    assert _jobs(state) == 2  # the refused insert was rolled back
