@@ -106,10 +106,28 @@ class Deployment:
     def app(self) -> Any:
         return celery_app(ServiceSettings(celery_broker_url=self.broker, celery_queue=self.queue))
 
-    def purge(self) -> int:
-        """Delete the messages waiting in the queue; how many there were."""
+    def purge(self, missing_ok: bool = False) -> int:
+        """Delete the messages waiting in the queue; how many there were (0 for a queue not
+        declared yet, with ``missing_ok``: the first publish declares it)."""
         with self.app.connection_for_write() as connection:
-            return int(connection.default_channel.queue_purge(self.queue) or 0)
+            try:
+                return int(connection.default_channel.queue_purge(self.queue) or 0)
+            except connection.channel_errors:
+                if missing_ok:
+                    return 0
+                raise
+
+    def purge_published(self, expected: int, timeout: float = 30) -> int:
+        """Delete messages as they arrive until ``expected`` were deleted (or ``timeout``); how
+        many. The server publishes from a thread after answering, so a message may still be
+        on its way when the request has returned."""
+        deleted = 0
+        deadline = time.monotonic() + timeout
+        while deleted < expected and time.monotonic() < deadline:
+            deleted += self.purge(missing_ok=True)
+            if deleted < expected:
+                time.sleep(0.05)
+        return deleted
 
     def send_duplicate(self, job_id: str) -> None:
         """What a redelivery or a second server's publish would put in the queue."""
@@ -255,7 +273,7 @@ def test_lost_messages_are_published_again_and_duplicates_of_claimed_jobs_do_not
     client = deployment.service.client()
     ids = [deployment.submit(client, seed) for seed in range(2)]
     # Both were published when they were created (no worker is running yet); lose them.
-    assert deployment.purge() == 2
+    assert deployment.purge_published(2) == 2
     # The second job is taken by a worker elsewhere (the lease is long: it stays its own); a
     # copy of its message reaches the Celery worker before the first job's new publish does.
     catalog = Catalog(deployment.service.database_url)
