@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from meshforge.catalog.db import Catalog
 from meshforge.catalog.models import Job
-from service_harness import free_port
+from service_harness import free_port, new_database, service_env
 
 
 def meshforge_command() -> list[str]:
@@ -160,3 +162,21 @@ class Deployment:
                 return {job.id: job for job in session.scalars(select(Job))}
         finally:
             catalog.dispose()
+
+
+@contextmanager
+def deployed(tmp: Path, backend: str, key_name: str, **extra: str) -> Iterator[Deployment]:
+    """A fresh catalog of ``backend``, the service environment (with ``extra``) and an API key
+    named ``key_name``; every server started on it is killed and the catalog removed after."""
+    database_url, drop = new_database(backend, tmp)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHFORGE_")}
+    env |= service_env(database_url, tmp / "storage", tmp / "home", **extra)
+    deployment = Deployment(tmp, database_url, env)
+    try:
+        deployment.key = deployment.cli("keys", "create", key_name).strip().splitlines()[-1]
+        yield deployment
+    finally:
+        try:
+            deployment.cleanup()
+        finally:
+            drop()

@@ -16,30 +16,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service_harness import new_database, product_png, service_env
-from service_processes import Deployment, alive, descendants
+from service_harness import product_png
+from service_processes import Deployment, alive, deployed, descendants
 
 REQUESTS = 40
 
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    database_url, drop = new_database("sqlite", tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHFORGE_")}
-    env |= service_env(
-        database_url,
-        tmp_path / "storage",
-        tmp_path / "home",
-        MESHFORGE_WORKERS="1",
-        MESHFORGE_API_PROCESSES="2",
-    )
-    deployed = Deployment(tmp_path, database_url, env)
-    try:
-        deployed.key = deployed.cli("keys", "create", "processes").strip().splitlines()[-1]
-        yield deployed
-    finally:
-        deployed.cleanup()
-        drop()
+    with deployed(
+        tmp_path, "sqlite", "processes", MESHFORGE_WORKERS="1", MESHFORGE_API_PROCESSES="2"
+    ) as deployment:
+        yield deployment
 
 
 def _runtime(deployment: Deployment, server_pid: int) -> Path:

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 
 from meshforge.catalog.db import Catalog
 from meshforge.catalog.models import Asset, AssetFile, AssetVersion, Job
-from service_harness import new_database, product_png, service_env
-from service_processes import Deployment, alive
+from service_harness import product_png
+from service_processes import Deployment, alive, deployed
 
 JOBS = 8
 TERMINAL = ("succeeded", "failed", "canceled")
@@ -33,25 +33,15 @@ TERMINAL = ("succeeded", "failed", "canceled")
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
-    database_url, drop = new_database(request.param, tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MESHFORGE_")}
-    env |= service_env(
-        database_url,
-        tmp_path / "storage",
-        tmp_path / "home",
+    with deployed(
+        tmp_path,
+        request.param,
+        "restart-test",
         MESHFORGE_WORKERS="2",
         MESHFORGE_JOB_LEASE_S="2",
         MESHFORGE_RATE_PER_MINUTE="0",
-    )
-    deployed = Deployment(tmp_path, database_url, env)
-    try:
-        deployed.key = deployed.cli("keys", "create", "restart-test").strip().splitlines()[-1]
-        yield deployed
-    finally:
-        try:
-            deployed.cleanup()
-        finally:
-            drop()
+    ) as deployment:
+        yield deployment
 
 
 def submit(client: httpx.Client, count: int, **fields: str) -> list[str]:
