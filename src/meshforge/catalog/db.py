@@ -154,8 +154,14 @@ class Catalog:
         )
 
     @property
+    def _inlined(self) -> bool:
+        """Inside ``inline``, for a catalog that has the inline connections."""
+        return self._inline_engine is not None and _INLINE.get()
+
+    @property
     def engine(self) -> Engine:
-        if self._inline_engine is not None and _INLINE.get():
+        if self._inlined:
+            assert self._inline_engine is not None
             return self._inline_engine
         return self._engine
 
@@ -178,10 +184,10 @@ class Catalog:
     def driver_connection(self) -> Iterator[Any]:
         """Inside ``inline``: a pooled connection's DB-API connection (``catalog.dbapi``), rolled
         back when the block raises; None elsewhere, where the caller uses Core."""
-        if self._inline_engine is None or not _INLINE.get():
+        if not self._inlined:
             yield None
             return
-        raw = self._inline_engine.raw_connection()
+        raw = self.engine.raw_connection()
         try:
             yield raw
         except BaseException:
@@ -193,9 +199,8 @@ class Catalog:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose work is committed at the end of the block, rolled back on error."""
-        sessions = self._sessions
-        if self._inline_sessions is not None and _INLINE.get():
-            sessions = self._inline_sessions
+        sessions = self._inline_sessions if self._inlined else self._sessions
+        assert sessions is not None
         with sessions() as session, session.begin():
             yield session
 

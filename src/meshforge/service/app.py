@@ -30,9 +30,8 @@ from meshforge.service.fetch import FetchPolicy
 from meshforge.service.logs import configure_logging
 from meshforge.service.metrics import ServiceMetrics
 from meshforge.service.problems import install_handlers, problem_response
-from meshforge.service.ratelimit import RateLimiter
 from meshforge.service.settings import ServiceSettings
-from meshforge.service.state import ServiceState
+from meshforge.service.state import ServiceState, make_limiter
 from meshforge.storage.blobs import open_store
 
 log = logging.getLogger("meshforge.service")
@@ -46,10 +45,9 @@ def build_state(settings: ServiceSettings, shared_dir: Path | None = None) -> Se
         store=open_store(settings.blob_url),
         signing_key=settings.signing_key(),
         policy=fetch_policy(settings),
-        limiter=RateLimiter(settings.rate_per_minute, settings.rate_burst),
+        limiter=make_limiter(shared_dir, settings.rate_per_minute, settings.rate_burst),
         shared_dir=shared_dir,
     )
-    state.limiter = state.new_limiter(settings.rate_per_minute, settings.rate_burst)
     state.metrics = ServiceMetrics(state)
     return state
 

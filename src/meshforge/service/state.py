@@ -15,6 +15,16 @@ from meshforge.service.settings import ServiceSettings
 from meshforge.storage.blobs import BlobStore
 
 
+def make_limiter(
+    shared_dir: Path | None, rate_per_minute: float, burst: int
+) -> RateLimiter | SharedRateLimiter:
+    """In this process, or (``shared_dir``: several API processes) in a table they share."""
+    if shared_dir is None:
+        return RateLimiter(rate_per_minute, burst)
+    path = shared_dir / f"rate-{rate_per_minute:g}-{burst}.table"
+    return SharedRateLimiter(path, rate_per_minute, burst)
+
+
 @dataclass
 class ServiceState:
     settings: ServiceSettings
@@ -32,12 +42,6 @@ class ServiceState:
     shared_dir: Path | None = None
     limiters: dict[float, RateLimiter | SharedRateLimiter] = field(default_factory=dict)
 
-    def new_limiter(self, rate_per_minute: float, burst: int) -> RateLimiter | SharedRateLimiter:
-        if self.shared_dir is None:
-            return RateLimiter(rate_per_minute, burst)
-        path = self.shared_dir / f"rate-{rate_per_minute:g}-{burst}.table"
-        return SharedRateLimiter(path, rate_per_minute, burst)
-
     def limiter_for(self, rate_per_minute: float | None) -> RateLimiter | SharedRateLimiter:
         """The shared limiter, or one per distinct per-key rate.
 
@@ -49,5 +53,5 @@ class ServiceState:
             return self.limiter
         if rate_per_minute not in self.limiters:
             burst = max(1, min(self.settings.rate_burst, math.ceil(rate_per_minute / 6)))
-            self.limiters[rate_per_minute] = self.new_limiter(rate_per_minute, burst)
+            self.limiters[rate_per_minute] = make_limiter(self.shared_dir, rate_per_minute, burst)
         return self.limiters[rate_per_minute]
