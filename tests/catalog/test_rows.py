@@ -195,3 +195,57 @@ def test_the_driver_path_inserts_what_core_inserts(tmp_path: Path) -> None:
             pytest.raises(NotPreparableError),
         ):
             Prepared(insert_into(Job)).execute(raw, catalog.engine.dialect, partial)
+
+
+def test_each_thread_keeps_one_driver_connection_with_nothing_left_open(tmp_path: Path) -> None:
+    import threading
+
+    from meshforge.catalog.dbapi import Prepared
+    from meshforge.catalog.rows import insert_into
+
+    complete = {"progress": 0.0, "cancel_requested": False, "attempts": 0}
+    with migrated_catalog("sqlite", tmp_path) as catalog:
+        with catalog.inline(), catalog.driver_connection() as first:
+            pass
+        with catalog.inline(), catalog.driver_connection() as again:
+            assert again is first  # kept for this thread, not taken from the pool each time
+            # a block that writes and does not commit leaves no transaction (nor lock) open
+            Prepared(insert_into(Job)).execute(
+                again, catalog.engine.dialect, column_values(_job(**complete))
+            )
+            assert again.driver_connection.in_transaction
+        assert not first.driver_connection.in_transaction
+        with catalog.inline():
+            assert _count(catalog) == 0  # ...and what it wrote is gone
+        elsewhere: list[object] = []
+
+        def on_another_thread() -> None:
+            with catalog.inline(), catalog.driver_connection() as raw:
+                elsewhere.append(raw)
+
+        thread = threading.Thread(target=on_another_thread)
+        thread.start()
+        thread.join()
+        assert elsewhere and elsewhere[0] is not first
+
+        # a block that raises leaves nothing either, and the connection stays usable
+        def write_then_fail() -> None:
+            with catalog.inline(), catalog.driver_connection() as raw:
+                Prepared(insert_into(Job)).execute(
+                    raw, catalog.engine.dialect, column_values(_job(**complete))
+                )
+                raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError, match="refused"):
+            write_then_fail()
+        with catalog.inline():
+            assert _count(catalog) == 0
+        catalog.dispose()  # closes every thread's connection; the next block opens a new one
+        with catalog.inline(), catalog.driver_connection() as after:
+            assert after is not first
+            assert after.driver_connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def _count(catalog: Catalog) -> int:
+    with catalog.driver_connection() as raw:
+        return int(raw.driver_connection.execute("SELECT count(*) FROM jobs").fetchone()[0])

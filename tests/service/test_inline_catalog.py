@@ -1,6 +1,6 @@
-"""``deps.in_catalog``: short catalog work runs on the event loop for an SQLite file, and runs
-again on a thread, whole and once, when another connection holds SQLite's write lock; on
-PostgreSQL it always runs on a thread."""
+"""``deps.in_catalog``: short catalog work runs on the event loop for an SQLite file; when
+another connection holds SQLite's write lock it runs again, whole, after short pauses on the
+loop, and at last on a thread; on PostgreSQL it always runs on a thread."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 
 from meshforge.catalog.models import Job, new_id, now
 from meshforge.service.app import build_state
-from meshforge.service.deps import Caller, in_catalog
+from meshforge.service.deps import INLINE_PAUSES_S, Caller, in_catalog
 from meshforge.service.intake import create_job
 from meshforge.service.problems import Problem
 from meshforge.service.schemas import JobOptions
@@ -129,12 +129,38 @@ def test_work_that_finds_the_write_lock_taken_waits_for_it_on_a_thread(
         holder.close()
     assert waited >= 0.45  # it did wait for the lock...
     assert max(gaps) < 0.25  # ...on a thread: the loop went on
-    assert calls[0] == loop_thread and len(calls) == 2 and calls[1] != loop_thread
-    assert _jobs(state) == 1  # the refused try kept nothing
+    # every try on the loop refused (one, then one after each pause), the last on a thread
+    tries_on_loop = len(INLINE_PAUSES_S) + 1
+    assert calls[:tries_on_loop] == [loop_thread] * tries_on_loop
+    assert len(calls) == tries_on_loop + 1 and calls[-1] != loop_thread
+    assert _jobs(state) == 1  # the refused tries kept nothing
     with state.catalog.session() as session:
         assert session.get(Job, job_id) is not None
     assert state.metrics is not None
-    assert state.metrics.catalog_busy._value.get() == 1
+    assert state.metrics.catalog_busy._value.get() == tries_on_loop
+
+
+def test_work_refused_briefly_runs_again_on_the_loop(sqlite_state: ServiceState) -> None:
+    state = sqlite_state
+    calls: list[int] = []
+
+    def busy_twice() -> str:
+        calls.append(threading.get_ident())
+        if len(calls) <= 2:  # what SQLite raises while another connection commits
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = 5  # type: ignore[attr-defined]
+            raise error
+        return _insert_job(state, [])
+
+    async def submit() -> tuple[str, int]:
+        return await in_catalog(state, busy_twice), threading.get_ident()
+
+    job_id, loop_thread = asyncio.run(submit())
+    assert job_id.startswith("job_")
+    assert calls == [loop_thread] * 3  # no thread was needed
+    assert _jobs(state) == 1
+    assert state.metrics is not None
+    assert state.metrics.catalog_busy._value.get() == 2
 
 
 def test_other_errors_of_inline_work_are_raised_once(state: ServiceState) -> None:

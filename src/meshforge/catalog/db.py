@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,7 +25,9 @@ SQLITE_POOL_SIZE = 48
 SQLITE_POOL_OVERFLOW = 32
 MIGRATE_LOCK = 0x6D65_7368_6D69_6772  # PostgreSQL advisory lock key of migrations
 SQLITE_BUSY, SQLITE_LOCKED = 5, 6  # primary result codes of a lock held elsewhere
-INLINE_BUSY_TIMEOUT_MS = 5
+# Inline connections do not wait for SQLite's write lock: its busy handler would sleep (1 ms
+# at first) with the event loop blocked. The caller waits instead (``service.deps``).
+INLINE_BUSY_TIMEOUT_MS = 0
 _INLINE: ContextVar[bool] = ContextVar("meshforge_catalog_inline", default=False)
 
 
@@ -64,14 +67,13 @@ def _sqlite_file(url: str) -> bool:
 
 
 def make_inline_engine(url: str) -> Engine | None:
-    """For an SQLite file: connections that barely wait for SQLite's write lock, for work done
+    """For an SQLite file: connections that do not wait for SQLite's write lock, for work done
     on the caller's thread (``Catalog.inline``); None for any other catalog.
 
     A local SQLite statement takes tens of microseconds, less than handing it to a thread, but
-    a write must not wait there long for another connection's lock: past a busy timeout of
-    ``INLINE_BUSY_TIMEOUT_MS`` (a commit holds the lock for a fraction of it; with several
-    processes writing, a timeout of 0 sent one write in seven to a thread) it fails
-    (``is_busy``), and the caller does it on a thread after all."""
+    the caller's thread (an event loop) must not sleep in SQLite's busy handler while another
+    connection holds the write lock: a write that finds it taken fails at once (``is_busy``),
+    keeps nothing, and the caller runs it again (``service.deps.in_catalog``)."""
     if not _sqlite_file(url):
         return None
     engine = create_engine(
@@ -147,6 +149,9 @@ class Catalog:
         self._engine = make_engine(url)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._inline_engine = make_inline_engine(url)
+        self._held = threading.local()  # each thread's driver connection (driver_connection)
+        self._held_all: list[Any] = []
+        self._held_lock = threading.Lock()
         self._inline_sessions = (
             sessionmaker(self._inline_engine, expire_on_commit=False)
             if self._inline_engine is not None
@@ -172,8 +177,9 @@ class Catalog:
 
     @contextmanager
     def inline(self) -> Iterator[None]:
-        """Within the block, this context's sessions and connections wait at most
-        ``INLINE_BUSY_TIMEOUT_MS`` for a lock, then raise an error that ``is_busy`` recognises."""
+        """Within the block, this context's sessions and connections do not wait for a lock
+        (``INLINE_BUSY_TIMEOUT_MS``): one held elsewhere raises an error that ``is_busy``
+        recognises."""
         token = _INLINE.set(True)
         try:
             yield
@@ -182,19 +188,25 @@ class Catalog:
 
     @contextmanager
     def driver_connection(self) -> Iterator[Any]:
-        """Inside ``inline``: a pooled connection's DB-API connection (``catalog.dbapi``), rolled
-        back when the block raises; None elsewhere, where the caller uses Core."""
+        """Inside ``inline``: this thread's own DB-API connection (``catalog.dbapi``), with no
+        transaction left open after the block (rolled back when it raises or did not commit);
+        None elsewhere, where the caller uses Core.
+
+        The connection is checked out of the inline pool once per thread and kept: taking it
+        from the pool and giving it back for every block cost more than the statements."""
         if not self._inlined:
             yield None
             return
-        raw = self.engine.raw_connection()
+        raw: Any = getattr(self._held, "raw", None)
+        if raw is None:
+            raw = self._held.raw = self.engine.raw_connection()
+            with self._held_lock:
+                self._held_all.append(raw)
         try:
             yield raw
-        except BaseException:
-            raw.rollback()
-            raise
         finally:
-            raw.close()  # back to the pool (which rolls back anything left open)
+            if raw.driver_connection.in_transaction:  # not committed: undone, lock released
+                raw.rollback()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -209,6 +221,11 @@ class Catalog:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        with self._held_lock:
+            held, self._held_all = self._held_all, []
+            self._held = threading.local()
+        for raw in held:
+            raw.close()
         self._engine.dispose()
         if self._inline_engine is not None:
             self._inline_engine.dispose()

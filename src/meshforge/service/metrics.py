@@ -125,8 +125,8 @@ class ServiceMetrics:
         )
         self.catalog_busy = Counter(
             "meshforge_catalog_busy",
-            "Catalog work that found SQLite's write lock taken on the event loop and ran again "
-            "on a catalog thread.",
+            "Tries of catalog work on the event loop that found SQLite's write lock taken "
+            "(the work then ran again: on the loop after a pause, at last on a catalog thread).",
             registry=self.registry,
         )
 
