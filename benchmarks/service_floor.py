@@ -16,7 +16,6 @@ Results: benchmarks/results/service_floor.json and service_floor.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -30,7 +29,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_generate import machine
-from service_load import RESULTS, TARGET_P99_MS, burst, cpu_seconds, free_port, percentiles
+from service_load import (
+    RESULTS,
+    TARGET_P99_MS,
+    burst,
+    cpu_seconds,
+    free_port,
+    percentiles,
+    run_client,
+)
 
 KEY = "floor-benchmark-key"
 QUIET = ("--log-level", "warning")
@@ -107,7 +114,7 @@ async def rounds(port: int, pid: int, count: int, repeat: int) -> list[dict[str,
             ("healthz", [("GET", "/healthz", None)] * count),
         ):
             before = cpu_seconds(pid)
-            latencies, responses, wall = await burst(port, KEY, requests, "raw", count)
+            latencies, responses, wall, _ = await burst(port, KEY, requests, "raw", count)
             row[name] = {
                 **percentiles(latencies),
                 "wall_s": round(wall, 3),
@@ -179,7 +186,7 @@ def main() -> int:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the floor app did not start")
                 time.sleep(0.1)
-            measured = asyncio.run(rounds(port, server.pid, args.requests, args.rounds))
+            measured = run_client(rounds(port, server.pid, args.requests, args.rounds))
         finally:
             server.terminate()
             server.wait(10)
