@@ -44,13 +44,6 @@ class ServiceSettings(Settings):
         description="Scheduling niceness of the embedded workers (0: as the API). They share "
         "the machine's cores with the API: an engine run can wait, a request should not.",
     )
-    worker_idle_class: bool = Field(
-        default=True,
-        description="Run the embedded workers in Linux's idle scheduling class (SCHED_IDLE): "
-        "they get a core when the API leaves it free, and a request takes it from them at "
-        "once. Under a load that keeps every core busy, jobs wait; false leaves them at "
-        "MESHFORGE_WORKER_NICE only.",
-    )
     api_processes: int = Field(
         default=1,
         ge=1,

@@ -195,32 +195,24 @@ def work_loop(
         run_claimed(catalog, store, job_id, worker_id, beat_s, parent_pid)
 
 
-def lower_priority(increment: int, idle_class: bool) -> None:
-    """Make every thread of this process ``increment`` nicer and, with ``idle_class`` on Linux,
-    put it in the idle scheduling class (SCHED_IDLE: it runs only when no other thread wants
-    the core, and a waking one takes the core from it at once; a worker niced by 10 alone
-    still took a third of the cores during a burst of requests).
+def lower_priority(increment: int) -> None:
+    """Make every thread of this process ``increment`` nicer.
 
-    On Linux both belong to a thread, not the process: the threads numeric libraries start on
-    import (BLAS, OpenMP) kept the API's priority when only the main thread was changed.
-    Threads started later inherit them from the thread that starts them."""
+    On Linux niceness belongs to a thread, not the process: the threads numeric libraries start
+    on import (BLAS, OpenMP) kept the API's priority when only the main thread was reniced.
+    Threads started later inherit it from the thread that starts them. (The idle scheduling
+    class, SCHED_IDLE, was tried and made a burst's p99 worse: a worker preempted while it
+    holds SQLite's write lock keeps the API waiting for it.)"""
     tasks = Path("/proc/self/task")
     if not tasks.is_dir():  # elsewhere the priority is the process's
-        if increment > 0:
-            os.nice(increment)
+        os.nice(increment)
         return
     target = min(19, os.getpriority(os.PRIO_PROCESS, 0) + increment)
     for task in tasks.iterdir():
-        tid = int(task.name)
         try:
-            os.setpriority(os.PRIO_PROCESS, tid, target)
-            if idle_class:
-                os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+            os.setpriority(os.PRIO_PROCESS, int(task.name), target)
         except ProcessLookupError:  # a thread that has ended since
             continue
-        except PermissionError as error:  # a sandbox that forbids it: run as we are
-            log.warning("could not lower the worker's priority: %s", error)
-            return
 
 
 def _process_main(settings_json: str, worker_id: str, stop: Any, parent_pid: int) -> None:
@@ -233,8 +225,9 @@ def _process_main(settings_json: str, worker_id: str, stop: Any, parent_pid: int
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     settings = ServiceSettings.model_validate_json(settings_json)
     configure_logging(settings.log_json)
-    # The machine's cores are shared with the API: an engine run may wait, a request not.
-    lower_priority(settings.worker_nice, settings.worker_idle_class)
+    if settings.worker_nice > 0:
+        # The machine's cores are shared with the API: an engine run may wait, a request not.
+        lower_priority(settings.worker_nice)
     work_loop(settings, worker_id, stop, parent_pid)
 
 
