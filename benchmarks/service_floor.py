@@ -152,11 +152,12 @@ def markdown(doc: dict[str, Any]) -> str:
         )
     best = min(r["post"]["p99_ms"] for r in doc["rounds"])
     worst = max(r["post"]["p99_ms"] for r in doc["rounds"])
-    lines += [
-        "",
-        f"POST p99 {best}-{worst} ms against the {TARGET_P99_MS:g} ms target: a submission "
-        "that authenticates and writes the catalog can meet it on this machine.",
-    ]
+    verdict = (
+        "a submission that authenticates and writes the catalog can meet it on this machine"
+        if best <= TARGET_P99_MS
+        else "in this run not even this minimal submission met it"
+    )
+    lines += ["", f"POST p99 {best}-{worst} ms against the {TARGET_P99_MS:g} ms target: {verdict}."]
     return "\n".join(lines) + "\n"
 
 

@@ -567,9 +567,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"Setup: `meshforge serve` as a subprocess, embedded (SQLite catalog + local folder under "
         f"MESHFORGE_HOME), {doc.get('api_processes', 1)} API process(es) "
-        f"(MESHFORGE_API_PROCESSES), {doc['workers']} worker process(es) (niced and in the "
-        "idle scheduling class: MESHFORGE_WORKER_NICE, MESHFORGE_WORKER_IDLE_CLASS); the client "
-        "is this script on "
+        f"(MESHFORGE_API_PROCESSES), {doc['workers']} worker process(es) (niced, every "
+        "thread: MESHFORGE_WORKER_NICE); the client is this script on "
         f"loopback ({CLIENTS[doc['client']].format(n=doc['concurrency'])}). Key made with "
         "`meshforge keys create --rate 0` (rate limit off). Jobs: JSON `{upload_id, thumbnail: "
         f"false}}` on one uploaded 256 px PNG; {WARM_UP} warm-up jobs and GETs (one connection "
