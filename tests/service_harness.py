@@ -160,6 +160,24 @@ def new_database(backend: str, tmp: Path) -> tuple[str, Any]:
     return url, drop
 
 
+def queued_job(**fields: Any) -> Any:
+    """A queued Job with empty options, inputs and documents; ``fields`` override or add."""
+    from meshforge.catalog.models import Job, new_id, now
+
+    values: dict[str, Any] = {
+        "id": new_id("job"),
+        "state": "queued",
+        "options": {},
+        "inputs": [],
+        "metadata_": {},
+        "warnings": [],
+        "timings": {},
+        "created_at": now(),
+        **fields,
+    }
+    return Job(**values)
+
+
 @contextmanager
 def migrated_catalog(backend: str, tmp: Path) -> Iterator[Any]:
     """A Catalog on a fresh, migrated database, removed afterwards."""

@@ -14,9 +14,9 @@ from sqlalchemy import inspect, select, text
 
 from meshforge.catalog.db import Catalog, upgrade_database
 from meshforge.catalog.keys import create_key, find_key, list_keys, revoke_key
-from meshforge.catalog.models import Job, WebhookDelivery, new_id, now
+from meshforge.catalog.models import Job, WebhookDelivery, now
 from meshforge.workers.local import claim_next, recover_stale_jobs
-from service_harness import migrated_catalog, new_database
+from service_harness import migrated_catalog, new_database, queued_job
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -30,17 +30,7 @@ def _queue(catalog: Catalog, count: int, **fields: object) -> list[str]:
     ids = []
     with catalog.session() as session:
         for index in range(count):
-            job = Job(
-                id=new_id("job"),
-                state="queued",
-                options={},
-                inputs=[],
-                metadata_={},
-                created_at=now() + index * 1e-3,
-                warnings=[],
-                timings={},
-                **fields,
-            )
+            job = queued_job(created_at=now() + index * 1e-3, **fields)
             session.add(job)
             ids.append(job.id)
     return ids

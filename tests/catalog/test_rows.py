@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import insert, inspect, select, text
 
 from meshforge.catalog.db import Catalog, is_busy
-from meshforge.catalog.models import Job, new_id, now
+from meshforge.catalog.models import Job
 from meshforge.catalog.rows import column_values, from_row, get_by
-from service_harness import migrated_catalog
+from service_harness import migrated_catalog, queued_job
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -31,18 +31,14 @@ def sqlite_catalog(tmp_path: Path) -> Iterator[Catalog]:
 
 def _job(**fields: object) -> Job:
     values: dict[str, object] = {
-        "id": new_id("job"),
         "key_id": "key_a",
-        "state": "queued",
         "options": {"engine": "silhouette", "target_faces": 5000},
         "inputs": [{"kind": "upload", "upload_id": "upl_1"}],
         "metadata_": {"sku": "A-1", "tags": ["x"]},
-        "warnings": [],
-        "timings": {},
-        "created_at": now(),
+        **fields,
     }
-    values.update(fields)
-    return Job(**values)
+    job: Job = queued_job(**values)
+    return job
 
 
 def test_a_job_written_and_read_as_core_rows_keeps_every_value(catalog: Catalog) -> None:

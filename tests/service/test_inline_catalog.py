@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from meshforge.catalog.models import Job, new_id, now
+from meshforge.catalog.models import Job
 from meshforge.service.app import build_state
 from meshforge.service.deps import INLINE_PAUSES_S, Caller, in_catalog
 from meshforge.service.intake import create_job
@@ -22,7 +22,7 @@ from meshforge.service.problems import Problem
 from meshforge.service.schemas import JobOptions
 from meshforge.service.settings import ServiceSettings
 from meshforge.service.state import ServiceState
-from service_harness import new_database
+from service_harness import new_database, queued_job
 
 
 @contextmanager
@@ -56,16 +56,7 @@ def sqlite_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
 
 def _insert_job(state: ServiceState, calls: list[int]) -> str:
     calls.append(threading.get_ident())
-    job = Job(
-        id=new_id("job"),
-        state="queued",
-        options={},
-        inputs=[],
-        metadata_={},
-        warnings=[],
-        timings={},
-        created_at=now(),
-    )
+    job = queued_job()
     with state.catalog.session() as session:
         session.add(job)
     return job.id
